@@ -16,13 +16,29 @@ pub struct Currency {
 
 /// Currencies whose minor unit is not the usual hundredth.
 const ODD_EXPONENTS: &[(&str, u8)] = &[
-    ("BHD", 3), ("CLP", 0), ("IQD", 3), ("ISK", 0), ("JOD", 3), ("JPY", 0), ("KRW", 0),
-    ("KWD", 3), ("LYD", 3), ("OMR", 3), ("PYG", 0), ("TND", 3), ("UGX", 0), ("VND", 0),
-    ("XAF", 0), ("XOF", 0),
+    ("BHD", 3),
+    ("CLP", 0),
+    ("IQD", 3),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("LYD", 3),
+    ("OMR", 3),
+    ("PYG", 0),
+    ("TND", 3),
+    ("UGX", 0),
+    ("VND", 0),
+    ("XAF", 0),
+    ("XOF", 0),
 ];
 
 impl Currency {
-    pub const INR: Currency = Currency { code: *b"INR", exponent: 2 };
+    pub const INR: Currency = Currency {
+        code: *b"INR",
+        exponent: 2,
+    };
 
     /// Parses a three-letter upper-case ISO code.
     pub fn parse(code: &str) -> Result<Self, MoneyError> {
@@ -33,7 +49,10 @@ impl Currency {
         if !bytes.iter().all(u8::is_ascii_uppercase) {
             return Err(MoneyError::BadCurrency(code.to_owned()));
         }
-        let exponent = ODD_EXPONENTS.iter().find(|(c, _)| c.as_bytes() == bytes).map_or(2, |(_, e)| *e);
+        let exponent = ODD_EXPONENTS
+            .iter()
+            .find(|(c, _)| c.as_bytes() == bytes)
+            .map_or(2, |(_, e)| *e);
         Ok(Self { code: bytes, exponent })
     }
 
@@ -152,7 +171,9 @@ impl Money {
             return Err(MoneyError::OutOfRange);
         }
         let base: i64 = trimmed.parse().map_err(|_| MoneyError::OutOfRange)?;
-        let scaled = base.checked_mul(10_i64.pow(point as u32)).ok_or(MoneyError::OutOfRange)?;
+        let scaled = base
+            .checked_mul(10_i64.pow(point as u32))
+            .ok_or(MoneyError::OutOfRange)?;
         Ok(Money(if negative { -scaled } else { scaled }))
     }
 

@@ -1,0 +1,3 @@
+//! Who is calling: tenant API keys.
+
+pub mod api_keys;

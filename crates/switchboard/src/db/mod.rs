@@ -1,0 +1,298 @@
+//! One database layer for SQLite (the embedded default) and PostgreSQL (the scale-out).
+//!
+//! Repositories write one SQL text with `$1…$n` placeholders and run it on either backend through
+//! [`on_db!`] / [`on_tx!`]; only the few statements that must differ (job claims, notifications)
+//! have two texts. Runtime queries (`query_as::<_, T>`), not compile-time macros, so one test suite
+//! runs against both.
+
+pub mod api_keys;
+pub mod tenants;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use tokio::sync::watch;
+
+/// Runs `$body` with `$pool` bound to the backend's pool. The body is written once and compiled
+/// for each backend.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db.pool() {
+            $crate::db::Pool::Sqlite($pool) => $body,
+            $crate::db::Pool::Pg($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx.inner_mut() {
+            $crate::db::TxInner::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::db::TxInner::Pg(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+pub use crate::{on_db, on_tx};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("DATABASE_URL must start with sqlite: or postgres:// (got '{0}')")]
+    UnsupportedUrl(String),
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl DbError {
+    pub fn corrupt(what: impl std::fmt::Display) -> Self {
+        Self::Corrupt(what.to_string())
+    }
+
+    /// Whether the statement broke a unique constraint.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, DbError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+/// A handle to the database: the pool plus the in-process wake-up signal for job workers.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: Pool,
+    jobs_signal: Arc<watch::Sender<u64>>,
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Channel used with LISTEN/NOTIFY to wake workers on PostgreSQL.
+pub const JOBS_CHANNEL: &str = "switchboard_jobs";
+
+impl Db {
+    /// Connects to `url`: `sqlite:path` / `sqlite://path` (file created if missing) or `postgres://…`.
+    pub async fn connect(url: &str, max_connections: u32) -> DbResult<Db> {
+        let pool = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: a commit reaches the disk before a webhook is answered 2xx.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections.clamp(1, 16))
+                .connect_with(opts)
+                .await?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Pool::Pg(pool)
+        } else {
+            return Err(DbError::UnsupportedUrl(redact_url(url)));
+        };
+        Ok(Db {
+            pool,
+            jobs_signal: Arc::new(watch::Sender::new(0)),
+        })
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Pg(_) => Backend::Postgres,
+        }
+    }
+
+    /// A receiver that changes whenever jobs were enqueued in this process; a watch channel so
+    /// that no wake-up is lost while a worker is busy (PostgreSQL also wakes other processes with
+    /// LISTEN/NOTIFY).
+    pub fn jobs_wakeups(&self) -> watch::Receiver<u64> {
+        self.jobs_signal.subscribe()
+    }
+
+    /// Wakes this process's workers.
+    pub fn wake_workers(&self) {
+        self.jobs_signal.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.pool {
+            Pool::Sqlite(_) => &SQLITE_MIGRATOR,
+            Pool::Pg(_) => &PG_MIGRATOR,
+        }
+    }
+
+    pub async fn migrate(&self) -> DbResult<()> {
+        let migrator = self.migrator();
+        on_db!(self, pool => migrator.run(pool).await)?;
+        Ok(())
+    }
+
+    /// Whether every migration this build knows has been applied.
+    pub async fn migrations_applied(&self) -> DbResult<bool> {
+        let latest = self.migrator().iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> = on_db!(self, pool => {
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(pool)
+                .await
+        })
+        .or_else(|e| match e {
+            // No migrations table yet: nothing applied.
+            sqlx::Error::Database(_) => Ok(None),
+            other => Err(other),
+        })?;
+        Ok(applied.unwrap_or(0) >= latest)
+    }
+
+    pub async fn ping(&self) -> DbResult<()> {
+        on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`)
+    /// so two writers never deadlock upgrading a read lock.
+    pub async fn begin(&self) -> DbResult<Tx> {
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Pg(pool) => TxInner::Pg(pool.begin().await?),
+        };
+        Ok(Tx {
+            inner,
+            wake_workers: false,
+            jobs_signal: self.jobs_signal.clone(),
+        })
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await);
+    }
+}
+
+/// A write transaction on either backend. Jobs enqueued in it wake workers only once it commits.
+pub struct Tx {
+    inner: TxInner,
+    wake_workers: bool,
+    jobs_signal: Arc<watch::Sender<u64>>,
+}
+
+pub enum TxInner {
+    Sqlite(Transaction<'static, Sqlite>),
+    Pg(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn inner_mut(&mut self) -> &mut TxInner {
+        &mut self.inner
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            TxInner::Sqlite(_) => Backend::Sqlite,
+            TxInner::Pg(_) => Backend::Postgres,
+        }
+    }
+
+    /// Asks for job workers to be woken when this transaction commits.
+    pub fn wake_workers_on_commit(&mut self) {
+        self.wake_workers = true;
+    }
+
+    pub async fn commit(mut self) -> DbResult<()> {
+        if self.wake_workers
+            && let TxInner::Pg(t) = &mut self.inner
+        {
+            // Delivered to listeners only if, and when, the transaction commits.
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(JOBS_CHANNEL)
+                .execute(&mut **t)
+                .await?;
+        }
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Pg(t) => t.commit().await?,
+        }
+        if self.wake_workers {
+            self.jobs_signal.send_modify(|v| *v = v.wrapping_add(1));
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> DbResult<()> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.rollback().await?,
+            TxInner::Pg(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("sqlite:data/x.db"), "sqlite:data/x.db");
+    }
+
+    #[test]
+    fn migrations_are_kept_in_step() {
+        let names = |m: &sqlx::migrate::Migrator| {
+            m.iter()
+                .map(|m| (m.version, m.description.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&SQLITE_MIGRATOR), names(&PG_MIGRATOR));
+    }
+}

@@ -1,0 +1,237 @@
+//! Claims and runs jobs: up to `concurrency` at once, leases renewed while they run, woken by
+//! enqueues (in-process signal, LISTEN/NOTIFY on PostgreSQL) with a poll as fallback.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, error, info, info_span, warn};
+
+use super::queue::{self, ClaimScope};
+use super::registry::{JobContext, JobHandler};
+use super::{Job, JobError, JobState, Outcome, backoff};
+use crate::clock;
+use crate::db::{Db, JOBS_CHANNEL, Pool};
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Unique per running worker: leases are held in its name.
+    pub id: String,
+    pub concurrency: usize,
+    pub lease: Duration,
+    pub poll_interval: Duration,
+    pub shutdown_grace: Duration,
+    pub scope: ClaimScope,
+}
+
+impl WorkerOptions {
+    pub fn new_id() -> String {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "host".into());
+        let short = uuid::Uuid::new_v4().simple().to_string();
+        format!("{host}:{}:{}", std::process::id(), &short[..8])
+    }
+}
+
+pub struct Worker {
+    db: Db,
+    handler: Arc<dyn JobHandler>,
+    opts: WorkerOptions,
+}
+
+/// What happened to one run, reported back to the loop.
+struct Finished;
+
+impl Worker {
+    pub fn new(db: Db, handler: Arc<dyn JobHandler>, opts: WorkerOptions) -> Self {
+        Self { db, handler, opts }
+    }
+
+    /// Runs until `shutdown` is cancelled, then stops claiming, lets running jobs finish within
+    /// the grace period, and hands back whatever is still running.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let opts = &self.opts;
+        info!(worker = %opts.id, concurrency = opts.concurrency, "job worker started");
+        let listener = self.spawn_pg_listener(shutdown.clone());
+        let mut wakeups = self.db.jobs_wakeups();
+        let mut running: JoinSet<Finished> = JoinSet::new();
+        let mut heartbeat = tokio::time::interval(opts.lease / 3);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_reap: Option<Instant> = None;
+        let mut db_trouble = false;
+
+        while !shutdown.is_cancelled() {
+            if last_reap.is_none_or(|at| at.elapsed() >= opts.poll_interval.max(Duration::from_secs(1))) {
+                match queue::reap_expired(&self.db, &opts.scope, clock::now()).await {
+                    Ok(n) if n > 0 => warn!(jobs = n, "requeued jobs whose worker stopped before finishing"),
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %e, "could not requeue expired jobs"),
+                }
+                last_reap = Some(Instant::now());
+            }
+            let free = opts.concurrency.saturating_sub(running.len());
+            let mut claimed_all = false;
+            if free > 0 {
+                match queue::claim(&self.db, &opts.id, free, opts.lease, &opts.scope, clock::now()).await {
+                    Ok(jobs) => {
+                        db_trouble = false;
+                        claimed_all = jobs.len() == free;
+                        for job in jobs {
+                            running.spawn(self.run_one(job));
+                        }
+                    }
+                    Err(e) => {
+                        if !db_trouble {
+                            error!(error = %e, "could not claim jobs; retrying");
+                        }
+                        db_trouble = true;
+                    }
+                }
+            }
+            // More may be due right now: claim again as soon as there is room.
+            if claimed_all && running.len() < opts.concurrency {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                changed = wakeups.changed() => {
+                    if changed.is_err() { tokio::time::sleep(opts.poll_interval).await; }
+                }
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                _ = heartbeat.tick(), if !running.is_empty() => {
+                    if let Err(e) = queue::extend_leases(&self.db, &opts.id, opts.lease, clock::now()).await {
+                        warn!(error = %e, "could not renew job leases");
+                    }
+                }
+                _ = tokio::time::sleep(opts.poll_interval) => {}
+            }
+        }
+
+        self.drain(running).await;
+        if let Some(l) = listener {
+            l.abort();
+        }
+        info!(worker = %opts.id, "job worker stopped");
+    }
+
+    async fn drain(&self, mut running: JoinSet<Finished>) {
+        if !running.is_empty() {
+            info!(jobs = running.len(), grace = ?self.opts.shutdown_grace, "waiting for running jobs to finish");
+            let deadline = tokio::time::sleep(self.opts.shutdown_grace);
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    next = running.join_next() => if next.is_none() { break },
+                    _ = &mut deadline => {
+                        warn!(jobs = running.len(), "grace period over: handing running jobs back");
+                        running.abort_all();
+                        while running.join_next().await.is_some() {}
+                        break;
+                    }
+                }
+            }
+        }
+        match queue::release(&self.db, &self.opts.id, clock::now()).await {
+            Ok(n) if n > 0 => info!(jobs = n, "released unfinished jobs for another worker"),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "could not release jobs; they run again when their lease expires"),
+        }
+    }
+
+    fn run_one(&self, job: Job) -> impl std::future::Future<Output = Finished> + Send + 'static {
+        let db = self.db.clone();
+        let handler = self.handler.clone();
+        let worker = self.opts.id.clone();
+        let span = info_span!("job", id = job.id, kind = %job.kind, tenant = ?job.tenant_id, attempt = job.attempt);
+        async move {
+            let ctx = JobContext {
+                db: db.clone(),
+                job_id: job.id,
+                tenant_id: job.tenant_id,
+                attempt: job.attempt,
+                max_attempts: job.max_attempts,
+            };
+            let started = Instant::now();
+            let result = AssertUnwindSafe(handler.handle(&job, ctx))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(JobError::Retryable("the job handler panicked".into())));
+            let now = clock::now();
+            let recorded = match &result {
+                Ok(Outcome::Done) => queue::complete(&db, job.id, &worker, now).await,
+                Ok(Outcome::RunAgainAfter(wait)) => {
+                    queue::reschedule(&db, job.id, &worker, now + chrono_wait(*wait), None, now).await
+                }
+                Err(JobError::RateLimited { wait, reason }) => {
+                    queue::reschedule(&db, job.id, &worker, now + chrono_wait(*wait), Some(reason), now).await
+                }
+                Err(JobError::Retryable(msg)) => {
+                    let retry_at = now + chrono_wait(backoff(job.attempt, fastrand::f64()));
+                    queue::fail(&db, job.id, &worker, msg, retry_at, false, now)
+                        .await
+                        .map(|s| {
+                            if s == Some(JobState::Dead) {
+                                error!(error = %msg, "job failed its last attempt and is dead");
+                            } else {
+                                warn!(error = %msg, "job failed; will retry");
+                            }
+                            s.is_some()
+                        })
+                }
+                Err(JobError::Permanent(msg)) => {
+                    error!(error = %msg, "job failed permanently and is dead");
+                    queue::fail(&db, job.id, &worker, msg, now, true, now)
+                        .await
+                        .map(|s| s.is_some())
+                }
+            };
+            match recorded {
+                Ok(true) => debug!(elapsed_ms = started.elapsed().as_millis() as u64, "job finished"),
+                Ok(false) => warn!("job result not recorded: the lease was lost to another worker"),
+                // The lease runs out and the job runs again: handlers are idempotent.
+                Err(e) => error!(error = %e, "could not record the job's result"),
+            }
+            Finished
+        }
+        .instrument(span)
+    }
+
+    fn spawn_pg_listener(&self, shutdown: CancellationToken) -> Option<tokio::task::JoinHandle<()>> {
+        let Pool::Pg(pool) = self.db.pool() else { return None };
+        let pool = pool.clone();
+        let db = self.db.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                let listener = async {
+                    let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                    l.listen(JOBS_CHANNEL).await?;
+                    Ok::<_, sqlx::Error>(l)
+                };
+                match listener.await {
+                    Ok(mut l) => loop {
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return,
+                            n = l.recv() => match n {
+                                Ok(_) => db.wake_workers(),
+                                Err(e) => { warn!(error = %e, "job notifications interrupted"); break; }
+                            }
+                        }
+                    },
+                    Err(e) => warn!(error = %e, "could not listen for job notifications; polling"),
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                }
+            }
+        }))
+    }
+}
+
+fn chrono_wait(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(365))
+}

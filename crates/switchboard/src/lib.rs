@@ -1,0 +1,18 @@
+//! Switchboard: the service. See the README for what it does and ARCHITECTURE.md for its shape.
+
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod credentials;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod inbox;
+pub mod jobs;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod tenants;
+pub mod ttl_cache;

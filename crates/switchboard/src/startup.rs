@@ -1,0 +1,268 @@
+//! Building and running the service: `Application::build` wires configuration, database, tenant
+//! and worker together and binds the listener (port 0 works, for tests).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use domain::ids::TenantSlug;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::auth::api_keys::KeyCache;
+use crate::config::Config;
+use crate::credentials::{self, FreshchatCredentials, FreshdeskCredentials};
+use crate::crypto::{KeySource, MasterKey};
+use crate::db::Db;
+use crate::jobs::queue::ClaimScope;
+use crate::jobs::registry::Registry;
+use crate::jobs::worker::{Worker, WorkerOptions};
+use crate::state::{AppState, Services};
+use crate::tenants::{NewTenant, Tenant, TenantDirectory, TenantError};
+use crate::{clock, http, inbox};
+
+/// How `serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub migrate: bool,
+    pub worker: bool,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            migrate: true,
+            worker: true,
+        }
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    registry: Arc<Registry>,
+    options: ServeOptions,
+}
+
+/// Connects, migrates if asked, and refuses to run on a schema this build does not know.
+pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Db> {
+    if let Some(path) = config.database_url.strip_prefix("sqlite:") {
+        let path = path.trim_start_matches("//");
+        if let Some(parent) = std::path::Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating the data folder {}", parent.display()))?;
+        }
+    }
+    let db = Db::connect(&config.database_url, config.database_max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to DATABASE_URL {}",
+                crate::db::redact_url(&config.database_url)
+            )
+        })?;
+    if migrate {
+        db.migrate().await.context("applying database migrations")?;
+    } else if !db.migrations_applied().await? {
+        anyhow::bail!("the database schema is behind this version: run `switchboard migrate` first");
+    }
+    Ok(db)
+}
+
+/// The state shared by the HTTP server, the worker and CLI commands.
+pub async fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
+    let (master_key, source) = MasterKey::load_or_create(config.master_key.as_ref(), &config.data_dir)?;
+    if let KeySource::DevelopmentFile { path, created } = &source {
+        warn!(
+            path = %path.display(),
+            created,
+            "SWITCHBOARD_MASTER_KEY is not set: provider credentials are encrypted with a DEVELOPMENT key kept next to the data. \
+             Set SWITCHBOARD_MASTER_KEY (openssl rand -hex 32) in production."
+        );
+    }
+    let http = reqwest::Client::builder()
+        .timeout(config.provider_timeout)
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("building the HTTP client")?;
+    Ok(AppState::new(Services {
+        tenants: TenantDirectory::new(db.clone()),
+        keys: KeyCache::new(db.clone()),
+        db,
+        master_key,
+        http,
+        config,
+    }))
+}
+
+/// Every job kind this build runs.
+pub fn registry(_state: &AppState) -> Registry {
+    let mut registry = Registry::new();
+    let processors = inbox::Processors::default();
+    registry.register(move |job: inbox::ProcessEvent, ctx| {
+        let processors = processors.clone();
+        async move { processors.run(job, ctx).await }
+    });
+    registry
+}
+
+/// The `default` tenant, created from the environment on first start; credentials and the
+/// settings given explicitly in the environment are applied at every start.
+pub async fn ensure_default_tenant(state: &AppState) -> anyhow::Result<Arc<Tenant>> {
+    let env = &state.config.default_tenant;
+    let now = clock::now();
+    let tenant = match state.tenants.by_slug(TenantSlug::DEFAULT).await? {
+        Some(t) => t,
+        None => {
+            let new = NewTenant {
+                slug: TenantSlug::default_tenant(),
+                name: env.name.clone(),
+                currency: env.currency,
+                timezone: env.timezone,
+                settings: None,
+            };
+            match state.tenants.create(new, now).await {
+                Ok(t) => t,
+                // Another process created it first.
+                Err(TenantError::Exists(_)) => state
+                    .tenants
+                    .by_slug(TenantSlug::DEFAULT)
+                    .await?
+                    .context("default tenant vanished")?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let mut settings = tenant.settings.clone();
+    if let Some(rate) = env.agent_hourly_rate {
+        settings.agent_hourly_rate = rate;
+    }
+    let tenant = if settings != tenant.settings {
+        state.tenants.update_settings(tenant.id, &settings, now).await?
+    } else {
+        tenant
+    };
+
+    if let Some(token) = &env.freshchat.app_key {
+        let creds = FreshchatCredentials {
+            api_url: env
+                .freshchat
+                .api_url
+                .clone()
+                .unwrap_or_else(|| url::Url::parse("https://api.freshchat.com/v2").expect("constant URL parses")),
+            app_id: env.freshchat.app_id.clone(),
+            api_token: token.clone(),
+            webhook_public_key: env.freshchat.webhook_public_key.clone(),
+            webhook_secret: env.freshchat.webhook_secret.clone(),
+        };
+        credentials::store(&state.db, &state.master_key, tenant.id, &creds, now).await?;
+    }
+    if let (Some(base_url), Some(api_key)) = (&env.freshdesk.base_url, &env.freshdesk.api_key) {
+        let creds = FreshdeskCredentials {
+            base_url: base_url.clone(),
+            api_key: api_key.clone(),
+            webhook_token: env.freshdesk.webhook_token.clone(),
+        };
+        credentials::store(&state.db, &state.master_key, tenant.id, &creds, now).await?;
+    }
+    Ok(tenant)
+}
+
+impl Application {
+    pub async fn build(config: Config, options: ServeOptions) -> anyhow::Result<Application> {
+        let db = connect(&config, options.migrate).await?;
+        let addr = config.addr;
+        let state = state(config, db).await?;
+        ensure_default_tenant(&state).await?;
+        let registry = Arc::new(registry(&state));
+        let router = http::router(state.clone(), None);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on SWITCHBOARD_ADDR {addr}"))?;
+        Ok(Application {
+            listener,
+            router,
+            state,
+            registry,
+            options,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.state.config.addr)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and jobs.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let worker = self.options.worker.then(|| {
+            let w = Worker::new(
+                self.state.db.clone(),
+                self.registry.clone(),
+                worker_options(&self.state.config, ClaimScope::default()),
+            );
+            tokio::spawn(w.run(shutdown.clone()))
+        });
+        info!(addr = %self.local_addr(), "listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .context("serving HTTP")?;
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
+        self.state.db.close().await;
+        Ok(())
+    }
+}
+
+pub fn worker_options(config: &Config, scope: ClaimScope) -> WorkerOptions {
+    WorkerOptions {
+        id: WorkerOptions::new_id(),
+        concurrency: config.worker_concurrency,
+        lease: config.job_lease,
+        poll_interval: config.poll_interval,
+        shutdown_grace: config.shutdown_grace,
+        scope,
+    }
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    token.cancel();
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        info!("shutting down: finishing in-flight requests and jobs");
+        token.cancel();
+    });
+}

@@ -1,0 +1,36 @@
+//! What every request handler and job handler shares.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::auth::api_keys::KeyCache;
+use crate::config::Config;
+use crate::crypto::MasterKey;
+use crate::db::Db;
+use crate::tenants::TenantDirectory;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+pub struct Services {
+    pub config: Config,
+    pub db: Db,
+    pub tenants: TenantDirectory,
+    pub keys: KeyCache,
+    pub master_key: MasterKey,
+    /// One HTTP client for every provider call (connection pooling, TLS sessions).
+    pub http: reqwest::Client,
+}
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}

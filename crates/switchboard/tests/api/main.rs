@@ -1,0 +1,10 @@
+//! The service's integration tests: one binary, real HTTP, SQLite by default and PostgreSQL when
+//! `TEST_DATABASE_URL=postgres://…` is set. Tests share the database and isolate by tenant.
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+
+mod auth;
+mod health;
+mod inbox;
+mod jobs;
