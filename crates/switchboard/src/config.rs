@@ -377,7 +377,14 @@ impl RawConfig {
             (None, None) => None,
         };
         let freshchat_public_key = r.text("freshchat_webhook_public_key");
-        // PENDING-PROVIDERS: validate FRESHCHAT_WEBHOOK_PUBLIC_KEY with the providers crate's parser.
+        if let Some(key) = &freshchat_public_key {
+            providers::freshchat::FreshchatPublicKey::parse(key).map_err(|e| {
+                ConfigError::new(
+                    "FRESHCHAT_WEBHOOK_PUBLIC_KEY",
+                    format!("expected the RSA public key shown in Freshchat's webhook settings: {e}"),
+                )
+            })?;
+        }
         Ok(Config {
             database_url,
             database_max_connections: r.number("database_max_connections", 10, 1, 1000)?,
@@ -491,6 +498,7 @@ mod tests {
             ("SWITCHBOARD_CURRENCY", "rupees"),
             ("FRESHDESK_DOMAIN", "acme.freshdesk.com/x"),
             ("REDIS_URL", "localhost:6379"),
+            ("FRESHCHAT_WEBHOOK_PUBLIC_KEY", "-----BEGIN RSA PUBLIC KEY----- abc -----END RSA PUBLIC KEY-----"),
         ];
         for (var, value) in cases {
             let err = load(&[(var, value)]).expect_err(var);

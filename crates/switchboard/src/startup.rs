@@ -85,12 +85,11 @@ pub async fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
              Set SWITCHBOARD_MASTER_KEY (openssl rand -hex 32) in production."
         );
     }
-    let http = reqwest::Client::builder()
-        .timeout(config.provider_timeout)
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("building the HTTP client")?;
+    let http = providers::http::build_client(&providers::http::HttpConfig {
+        timeout: config.provider_timeout,
+        ..Default::default()
+    })
+    .context("building the HTTP client")?;
     Ok(AppState::new(Services {
         tenants: TenantDirectory::new(db.clone()),
         keys: KeyCache::new(db.clone()),
@@ -142,6 +141,12 @@ pub async fn ensure_default_tenant(state: &AppState) -> anyhow::Result<Arc<Tenan
     let mut settings = tenant.settings.clone();
     if let Some(rate) = env.agent_hourly_rate {
         settings.agent_hourly_rate = rate;
+    }
+    if let Some(enabled) = env.friction_detection_enabled {
+        settings.friction.enabled = enabled;
+    }
+    if let Some(enabled) = env.channel_routing_enabled {
+        settings.routing.enabled = enabled;
     }
     let tenant = if settings != tenant.settings {
         state.tenants.update_settings(tenant.id, &settings, now).await?

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::ids::{TenantId, TenantSlug};
+use domain::context::ContextSettings;
+use domain::friction::FrictionSettings;
 use domain::money::{Currency, Money};
+use domain::routing::RoutingSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::db::{Db, DbResult};
@@ -33,25 +36,34 @@ pub struct TenantSettings {
     pub assisted_window_days: u32,
     pub freshdesk: FreshdeskSettings,
     pub freshchat: FreshchatSettings,
+    /// Friction scoring (`FRICTION_DETECTION_ENABLED` switches it for the default tenant).
+    pub friction: FrictionSettings,
+    /// Channel routing (`CHANNEL_ROUTING_ENABLED` switches it for the default tenant).
+    pub routing: RoutingSettings,
+    pub context: ContextSettings,
 }
 
 impl Default for TenantSettings {
     fn default() -> Self {
-        Self {
-            agent_hourly_rate: Money::major(150, Currency::INR),
-            assisted_window_days: 7,
-            freshdesk: FreshdeskSettings::default(),
-            freshchat: FreshchatSettings::default(),
-        }
+        Self::defaults_for(Currency::INR)
     }
 }
 
 impl TenantSettings {
-    /// Defaults expressed in the tenant's currency.
+    /// Defaults with amounts in the tenant's currency.
     pub fn defaults_for(currency: Currency) -> Self {
         Self {
             agent_hourly_rate: Money::major(150, currency),
-            ..Self::default()
+            assisted_window_days: 7,
+            freshdesk: FreshdeskSettings::default(),
+            freshchat: FreshchatSettings::default(),
+            friction: FrictionSettings::default(),
+            routing: RoutingSettings {
+                low_threshold: Money::major(5_000, currency),
+                high_threshold: Money::major(25_000, currency),
+                ..RoutingSettings::default()
+            },
+            context: ContextSettings::default(),
         }
     }
 }
@@ -227,6 +239,9 @@ mod tests {
         assert_eq!(s.freshdesk.calls_per_minute, 700);
         assert_eq!(s.freshdesk.fields.conversation_id, "cf_freshchat_conversation_id");
         assert_eq!(s.agent_hourly_rate, Money::from_minor(15_000));
+        assert!(s.friction.enabled && s.routing.enabled);
+        let jpy = TenantSettings::defaults_for(Currency::parse("JPY").expect("JPY"));
+        assert_eq!(jpy.routing.low_threshold, Money::from_minor(5_000), "thresholds in the tenant's currency");
         let round: TenantSettings = serde_json::from_value(serde_json::to_value(&s).expect("ser")).expect("de");
         assert_eq!(round, s);
     }
