@@ -17,6 +17,7 @@ use crate::crypto::{KeySource, MasterKey};
 use crate::db::Db;
 use crate::jobs::queue::ClaimScope;
 use crate::jobs::registry::Registry;
+use crate::jobs::schedule;
 use crate::jobs::worker::{Worker, WorkerOptions};
 use crate::state::{AppState, Services};
 use crate::tenants::{NewTenant, Tenant, TenantDirectory, TenantError};
@@ -108,6 +109,7 @@ pub fn registry(_state: &AppState) -> Registry {
         let processors = processors.clone();
         async move { processors.run(job, ctx).await }
     });
+    registry.register(schedule::purge_finished_jobs);
     registry
 }
 
@@ -213,14 +215,7 @@ impl Application {
 
     /// Serves until `shutdown` is cancelled, then finishes in-flight requests and jobs.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let worker = self.options.worker.then(|| {
-            let w = Worker::new(
-                self.state.db.clone(),
-                self.registry.clone(),
-                worker_options(&self.state.config, ClaimScope::default()),
-            );
-            tokio::spawn(w.run(shutdown.clone()))
-        });
+        let worker = self.options.worker.then(|| spawn_worker(&self.state, self.registry.clone(), ClaimScope::default(), &shutdown));
         info!(addr = %self.local_addr(), "listening");
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -232,6 +227,22 @@ impl Application {
         self.state.db.close().await;
         Ok(())
     }
+}
+
+/// A worker and the periodic-job scheduler, until `shutdown`.
+pub fn spawn_worker(
+    state: &AppState,
+    registry: Arc<Registry>,
+    scope: ClaimScope,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let scheduled = tokio::spawn(schedule::run(state.db.clone(), schedule::defaults(), shutdown.clone()));
+    let worker = Worker::new(state.db.clone(), registry, worker_options(&state.config, scope));
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        worker.run(shutdown).await;
+        let _ = scheduled.await;
+    })
 }
 
 pub fn worker_options(config: &Config, scope: ClaimScope) -> WorkerOptions {

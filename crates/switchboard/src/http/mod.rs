@@ -14,7 +14,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{PROBLEM_JSON, Problem};
 use crate::state::AppState;
@@ -52,7 +52,8 @@ pub fn router(state: AppState, extra: Extra) -> Router {
                     .unwrap_or("-");
                 // The path only: query strings may carry webhook tokens.
                 tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }))
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(middleware::from_fn(problem_for_bare_errors))
             .layer(CatchPanicLayer::custom(|_| {

@@ -7,6 +7,7 @@
 
 pub mod queue;
 pub mod registry;
+pub mod schedule;
 pub mod worker;
 
 use std::time::Duration;
