@@ -7,5 +7,6 @@
 pub mod context;
 pub mod friction;
 pub mod ids;
+pub mod incidence;
 pub mod money;
 pub mod routing;
