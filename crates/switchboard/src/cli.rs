@@ -245,7 +245,11 @@ async fn worker(config: Config, tenant: Option<String>, concurrency: Option<usiz
     let registry = std::sync::Arc::new(startup::registry(&state));
     let shutdown = CancellationToken::new();
     startup::cancel_on_signal(shutdown.clone());
-    let scheduled = tokio::spawn(crate::jobs::schedule::run(state.db.clone(), crate::jobs::schedule::defaults(), shutdown.clone()));
+    let scheduled = tokio::spawn(crate::jobs::schedule::run(
+        state.db.clone(),
+        crate::jobs::schedule::defaults(),
+        shutdown.clone(),
+    ));
     Worker::new(state.db.clone(), registry, options).run(shutdown).await;
     let _ = scheduled.await;
     state.db.close().await;

@@ -498,7 +498,10 @@ mod tests {
             ("SWITCHBOARD_CURRENCY", "rupees"),
             ("FRESHDESK_DOMAIN", "acme.freshdesk.com/x"),
             ("REDIS_URL", "localhost:6379"),
-            ("FRESHCHAT_WEBHOOK_PUBLIC_KEY", "-----BEGIN RSA PUBLIC KEY----- abc -----END RSA PUBLIC KEY-----"),
+            (
+                "FRESHCHAT_WEBHOOK_PUBLIC_KEY",
+                "-----BEGIN RSA PUBLIC KEY----- abc -----END RSA PUBLIC KEY-----",
+            ),
         ];
         for (var, value) in cases {
             let err = load(&[(var, value)]).expect_err(var);

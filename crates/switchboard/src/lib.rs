@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod context_store;
 pub mod credentials;
 pub mod crypto;
 pub mod db;

@@ -94,6 +94,7 @@ pub async fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
     Ok(AppState::new(Services {
         tenants: TenantDirectory::new(db.clone()),
         keys: KeyCache::new(db.clone()),
+        contexts: Arc::new(crate::context_store::memory::MemoryStore::new()),
         db,
         master_key,
         http,
@@ -215,7 +216,10 @@ impl Application {
 
     /// Serves until `shutdown` is cancelled, then finishes in-flight requests and jobs.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let worker = self.options.worker.then(|| spawn_worker(&self.state, self.registry.clone(), ClaimScope::default(), &shutdown));
+        let worker = self
+            .options
+            .worker
+            .then(|| spawn_worker(&self.state, self.registry.clone(), ClaimScope::default(), &shutdown));
         info!(addr = %self.local_addr(), "listening");
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())

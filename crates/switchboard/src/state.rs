@@ -4,6 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::auth::api_keys::KeyCache;
+use crate::context_store::ContextStore;
 use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::db::Db;
@@ -20,6 +21,8 @@ pub struct Services {
     pub master_key: MasterKey,
     /// One HTTP client for every provider call (connection pooling, TLS sessions).
     pub http: reqwest::Client,
+    /// Live customer context.
+    pub contexts: Arc<dyn ContextStore>,
 }
 
 impl AppState {

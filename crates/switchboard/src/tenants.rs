@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::ids::{TenantId, TenantSlug};
 use domain::context::ContextSettings;
 use domain::friction::FrictionSettings;
+use domain::ids::{TenantId, TenantSlug};
 use domain::money::{Currency, Money};
 use domain::routing::RoutingSettings;
 use serde::{Deserialize, Serialize};
@@ -241,7 +241,11 @@ mod tests {
         assert_eq!(s.agent_hourly_rate, Money::from_minor(15_000));
         assert!(s.friction.enabled && s.routing.enabled);
         let jpy = TenantSettings::defaults_for(Currency::parse("JPY").expect("JPY"));
-        assert_eq!(jpy.routing.low_threshold, Money::from_minor(5_000), "thresholds in the tenant's currency");
+        assert_eq!(
+            jpy.routing.low_threshold,
+            Money::from_minor(5_000),
+            "thresholds in the tenant's currency"
+        );
         let round: TenantSettings = serde_json::from_value(serde_json::to_value(&s).expect("ser")).expect("de");
         assert_eq!(round, s);
     }

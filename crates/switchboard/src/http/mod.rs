@@ -44,16 +44,19 @@ pub fn router(state: AppState, extra: Extra) -> Router {
                 header::COOKIE,
             ]))
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-                let id = req
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                // The path only: query strings may carry webhook tokens.
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            })
-            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request<Body>| {
+                        let id = req
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        // The path only: query strings may carry webhook tokens.
+                        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    })
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+            )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(middleware::from_fn(problem_for_bare_errors))
             .layer(CatchPanicLayer::custom(|_| {

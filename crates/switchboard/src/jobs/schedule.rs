@@ -74,7 +74,11 @@ pub async fn purge_finished_jobs(job: PurgeFinishedJobs, ctx: JobContext) -> Job
 pub fn defaults() -> Vec<Periodic> {
     let mut periodic = Vec::new();
     if let Ok(job) = NewJob::new(&PurgeFinishedJobs { keep_days: 7 }) {
-        periodic.push(Periodic { name: "purge_jobs", every: Duration::from_secs(3600), job });
+        periodic.push(Periodic {
+            name: "purge_jobs",
+            every: Duration::from_secs(3600),
+            job,
+        });
     }
     periodic
 }
@@ -85,7 +89,11 @@ mod tests {
 
     #[test]
     fn one_key_per_period() {
-        let p = Periodic { name: "x", every: Duration::from_secs(3600), job: NewJob::new(&PurgeFinishedJobs { keep_days: 1 }).unwrap() };
+        let p = Periodic {
+            name: "x",
+            every: Duration::from_secs(3600),
+            job: NewJob::new(&PurgeFinishedJobs { keep_days: 1 }).unwrap(),
+        };
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         let a = p.due(t("2026-11-22T10:00:00Z")).unique_key;
         let b = p.due(t("2026-11-22T10:59:59Z")).unique_key;
