@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod inbox;
+pub mod integrations;
 pub mod jobs;
 pub mod startup;
 pub mod state;

@@ -12,9 +12,10 @@ use tracing::{info, warn};
 
 use crate::auth::api_keys::KeyCache;
 use crate::config::Config;
-use crate::credentials::{self, FreshchatCredentials, FreshdeskCredentials};
+use crate::credentials::{FreshchatCredentials, FreshdeskCredentials};
 use crate::crypto::{KeySource, MasterKey};
 use crate::db::Db;
+use crate::integrations::Integrations;
 use crate::jobs::queue::ClaimScope;
 use crate::jobs::registry::Registry;
 use crate::jobs::schedule;
@@ -91,7 +92,9 @@ pub async fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         ..Default::default()
     })
     .context("building the HTTP client")?;
+    let master_key = Arc::new(master_key);
     Ok(AppState::new(Services {
+        integrations: Integrations::new(db.clone(), master_key.clone(), http.clone()),
         tenants: TenantDirectory::new(db.clone()),
         keys: KeyCache::new(db.clone()),
         contexts: Arc::new(crate::context_store::memory::MemoryStore::new()),
@@ -169,7 +172,7 @@ pub async fn ensure_default_tenant(state: &AppState) -> anyhow::Result<Arc<Tenan
             webhook_public_key: env.freshchat.webhook_public_key.clone(),
             webhook_secret: env.freshchat.webhook_secret.clone(),
         };
-        credentials::store(&state.db, &state.master_key, tenant.id, &creds, now).await?;
+        state.integrations.store(tenant.id, &creds).await?;
     }
     if let (Some(base_url), Some(api_key)) = (&env.freshdesk.base_url, &env.freshdesk.api_key) {
         let creds = FreshdeskCredentials {
@@ -177,7 +180,7 @@ pub async fn ensure_default_tenant(state: &AppState) -> anyhow::Result<Arc<Tenan
             api_key: api_key.clone(),
             webhook_token: env.freshdesk.webhook_token.clone(),
         };
-        credentials::store(&state.db, &state.master_key, tenant.id, &creds, now).await?;
+        state.integrations.store(tenant.id, &creds).await?;
     }
     Ok(tenant)
 }

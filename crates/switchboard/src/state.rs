@@ -4,10 +4,11 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::auth::api_keys::KeyCache;
-use crate::context_store::ContextStore;
 use crate::config::Config;
+use crate::context_store::ContextStore;
 use crate::crypto::MasterKey;
 use crate::db::Db;
+use crate::integrations::Integrations;
 use crate::tenants::TenantDirectory;
 
 #[derive(Clone)]
@@ -18,7 +19,9 @@ pub struct Services {
     pub db: Db,
     pub tenants: TenantDirectory,
     pub keys: KeyCache,
-    pub master_key: MasterKey,
+    pub master_key: Arc<MasterKey>,
+    /// Provider clients per tenant.
+    pub integrations: Integrations,
     /// One HTTP client for every provider call (connection pooling, TLS sessions).
     pub http: reqwest::Client,
     /// Live customer context.

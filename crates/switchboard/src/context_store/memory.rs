@@ -21,7 +21,11 @@ impl MemoryStore {
 }
 
 impl ContextStore for MemoryStore {
-    fn get<'a>(&'a self, tenant: TenantId, user: &'a UserId) -> BoxFuture<'a, Result<Option<CustomerContext>, StoreError>> {
+    fn get<'a>(
+        &'a self,
+        tenant: TenantId,
+        user: &'a UserId,
+    ) -> BoxFuture<'a, Result<Option<CustomerContext>, StoreError>> {
         let found = match self.contexts.lock() {
             Ok(m) => Ok(m.get(&(tenant, user.clone())).cloned()),
             Err(_) => Err(StoreError::Unavailable("lock poisoned".into())),
@@ -29,7 +33,12 @@ impl ContextStore for MemoryStore {
         Box::pin(async move { found })
     }
 
-    fn update<'a>(&'a self, tenant: TenantId, user: &'a UserId, change: Update<'a>) -> BoxFuture<'a, Result<CustomerContext, StoreError>> {
+    fn update<'a>(
+        &'a self,
+        tenant: TenantId,
+        user: &'a UserId,
+        change: Update<'a>,
+    ) -> BoxFuture<'a, Result<CustomerContext, StoreError>> {
         let result = match self.contexts.lock() {
             Ok(mut m) => {
                 let key = (tenant, user.clone());

@@ -20,9 +20,18 @@ pub enum StoreError {
 pub type Update<'a> = Box<dyn FnOnce(Option<CustomerContext>) -> CustomerContext + Send + 'a>;
 
 pub trait ContextStore: Send + Sync + 'static {
-    fn get<'a>(&'a self, tenant: TenantId, user: &'a UserId) -> BoxFuture<'a, Result<Option<CustomerContext>, StoreError>>;
+    fn get<'a>(
+        &'a self,
+        tenant: TenantId,
+        user: &'a UserId,
+    ) -> BoxFuture<'a, Result<Option<CustomerContext>, StoreError>>;
 
     /// Reads, changes and writes one customer's context as one step (no lost updates when two
     /// requests for the same customer race), returning the new context.
-    fn update<'a>(&'a self, tenant: TenantId, user: &'a UserId, change: Update<'a>) -> BoxFuture<'a, Result<CustomerContext, StoreError>>;
+    fn update<'a>(
+        &'a self,
+        tenant: TenantId,
+        user: &'a UserId,
+        change: Update<'a>,
+    ) -> BoxFuture<'a, Result<CustomerContext, StoreError>>;
 }
