@@ -76,6 +76,57 @@ async fn update_user_properties_puts_name_value_strings_and_ignores_the_answer()
 }
 
 #[tokio::test]
+async fn find_user_by_reference_queries_and_matches_exactly() {
+    let server = MockServer::start(vec![
+        Canned::json(
+            200,
+            json!({"users": [{"id": "u-0", "reference_id": "cust 7/x-other"},
+                             {"id": "u-1", "reference_id": "cust 7/x", "email": "a@b.c"}],
+                   "pagination": {"total_items": 2, "total_pages": 1, "current_page": 1, "items_per_page": 20}}),
+        ),
+        Canned::json(200, json!({"users": [], "pagination": {"total_items": 0}})),
+        Canned::json(
+            404,
+            json!({"code": 404, "status": "USER_NOT_FOUND", "message": "no user"}),
+        ),
+        Canned::text(429, "").with_header("retry-after", "3"),
+    ])
+    .await;
+    let chat = client(&server, "/v2");
+    let user = chat
+        .find_user_by_reference("cust 7/x")
+        .await
+        .expect("found")
+        .expect("a user");
+    assert_eq!(user.id, "u-1");
+    assert_eq!(user.email.as_deref(), Some("a@b.c"));
+    assert_eq!(chat.find_user_by_reference("nobody").await.expect("answer"), None);
+    assert_eq!(chat.find_user_by_reference("nobody").await.expect("404 is none"), None);
+    let limited = chat.find_user_by_reference("x").await.expect_err("429");
+    assert_eq!(
+        limited.kind(),
+        ErrorKind::RateLimited {
+            retry_after: Some(std::time::Duration::from_secs(3))
+        }
+    );
+
+    let requests = server.requests();
+    assert_eq!(requests[0].method, "GET");
+    assert_eq!(requests[0].path, "/v2/users");
+    assert_eq!(requests[0].query.as_deref(), Some("reference_id=cust+7%2Fx"));
+    assert_eq!(requests[0].header("authorization"), Some("Bearer fc-token"));
+    assert!(matches!(
+        chat.find_user_by_reference("").await,
+        Err(ProviderError::InvalidRequest(_))
+    ));
+    assert_eq!(
+        server.requests().len(),
+        4,
+        "an empty reference is refused before sending"
+    );
+}
+
+#[tokio::test]
 async fn send_message_posts_the_documented_body_and_returns_the_message() {
     let server = MockServer::start(vec![Canned::json(201, message_json("m-9"))]).await;
     let sent = client(&server, "/v2")

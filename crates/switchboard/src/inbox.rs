@@ -89,8 +89,18 @@ pub struct NewEvent {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub received_at: DateTime<Utc>,
-    /// `Some(reason)` stores the event as rejected, without processing it.
-    pub rejected: Option<String>,
+    pub initial: Initial,
+}
+
+/// How a stored event starts out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Initial {
+    /// To be processed by a job.
+    Pending,
+    /// Authentic but unreadable: kept with the reason, answered 2xx, replayable after a fix.
+    Failed(String),
+    /// Refused at the door (answered 4xx); kept for diagnosis.
+    Rejected(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,10 +153,10 @@ pub async fn accept(db: &Db, event: NewEvent) -> DbResult<Accepted> {
                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, provider, dedupe_key) DO NOTHING";
     const EXISTING: &str = "SELECT id FROM inbox_events WHERE tenant_id = $1 AND provider = $2 AND dedupe_key = $3";
     let id = Uuid::now_v7();
-    let state = if event.rejected.is_some() {
-        EventState::Rejected
-    } else {
-        EventState::Pending
+    let (state, error) = match &event.initial {
+        Initial::Pending => (EventState::Pending, None),
+        Initial::Failed(why) => (EventState::Failed, Some(why.as_str())),
+        Initial::Rejected(why) => (EventState::Rejected, Some(why.as_str())),
     };
     let headers: HashMap<&str, &str> = event.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut tx = db.begin().await?;
@@ -160,7 +170,7 @@ pub async fn accept(db: &Db, event: NewEvent) -> DbResult<Accepted> {
             .bind(&event.body)
             .bind(event.received_at)
             .bind(state.as_str())
-            .bind(&event.rejected)
+            .bind(error)
             .execute(conn).await.map(|r| r.rows_affected())
     })? == 1;
     if !inserted {

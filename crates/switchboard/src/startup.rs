@@ -22,7 +22,7 @@ use crate::jobs::schedule;
 use crate::jobs::worker::{Worker, WorkerOptions};
 use crate::state::{AppState, Services};
 use crate::tenants::{NewTenant, Tenant, TenantDirectory, TenantError};
-use crate::{clock, http, inbox};
+use crate::{clock, http, inbox, process, sync};
 
 /// How `serve` runs.
 #[derive(Debug, Clone)]
@@ -97,7 +97,8 @@ pub async fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         integrations: Integrations::new(db.clone(), master_key.clone(), http.clone()),
         tenants: TenantDirectory::new(db.clone()),
         keys: KeyCache::new(db.clone()),
-        contexts: Arc::new(crate::context_store::memory::MemoryStore::new()),
+        contexts: crate::context_store::from_config(&config, &db).await?,
+        gates: Arc::new(crate::sync::gate::Gates::new()),
         db,
         master_key,
         http,
@@ -106,12 +107,31 @@ pub async fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
 }
 
 /// Every job kind this build runs.
-pub fn registry(_state: &AppState) -> Registry {
+pub fn registry(state: &AppState) -> Registry {
     let mut registry = Registry::new();
-    let processors = inbox::Processors::default();
+    let processors = inbox::Processors::default()
+        .with(
+            inbox::Provider::Freshchat,
+            Arc::new(process::freshchat::FreshchatEvents { state: state.clone() }),
+        )
+        .with(
+            inbox::Provider::Freshdesk,
+            Arc::new(process::freshdesk::FreshdeskEvents { state: state.clone() }),
+        );
     registry.register(move |job: inbox::ProcessEvent, ctx| {
         let processors = processors.clone();
         async move { processors.run(job, ctx).await }
+    });
+    let s = state.clone();
+    registry.register(move |job: sync::ticket::TicketSync, ctx| sync::ticket::run(s.clone(), job, ctx));
+    let s = state.clone();
+    registry.register(move |job: sync::chat::ChatSync, ctx| sync::chat::run(s.clone(), job, ctx));
+    let s = state.clone();
+    registry.register(move |job: sync::all::SyncAll, ctx| sync::all::run(s.clone(), job, ctx));
+    let pusher = crate::context_store::push::Pusher::new(state.clone());
+    registry.register(move |job: crate::context_store::push::PushContext, ctx| {
+        let pusher = pusher.clone();
+        async move { pusher.run(job, ctx).await }
     });
     registry.register(schedule::purge_finished_jobs);
     registry
@@ -258,6 +278,7 @@ pub fn worker_options(config: &Config, scope: ClaimScope) -> WorkerOptions {
         concurrency: config.worker_concurrency,
         lease: config.job_lease,
         poll_interval: config.poll_interval,
+        retry_base: config.retry_base,
         shutdown_grace: config.shutdown_grace,
         scope,
     }

@@ -9,6 +9,7 @@ use crate::context_store::ContextStore;
 use crate::crypto::MasterKey;
 use crate::db::Db;
 use crate::integrations::Integrations;
+use crate::sync::gate::Gates;
 use crate::tenants::TenantDirectory;
 
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub struct Services {
     pub integrations: Integrations,
     /// One HTTP client for every provider call (connection pooling, TLS sessions).
     pub http: reqwest::Client,
+    /// Provider pacing and Retry-After holds.
+    pub gates: Arc<Gates>,
     /// Live customer context.
     pub contexts: Arc<dyn ContextStore>,
 }

@@ -99,6 +99,9 @@ pub struct FreshdeskSettings {
     /// The account's API budget per minute (Growth 200, Pro 400, Enterprise 700); Switchboard
     /// paces its calls to stay under it.
     pub calls_per_minute: u32,
+    /// How long Freshdesk's search index may lag behind a ticket create: a create whose answer
+    /// was lost is searched for this long before it is tried again.
+    pub search_lag_seconds: u32,
 }
 
 impl Default for FreshdeskSettings {
@@ -106,6 +109,7 @@ impl Default for FreshdeskSettings {
         Self {
             fields: TicketFieldNames::default(),
             calls_per_minute: 200,
+            search_lag_seconds: 300,
         }
     }
 }

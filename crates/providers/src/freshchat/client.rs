@@ -28,6 +28,13 @@ struct AgentPage {
     pagination: Option<Pagination>,
 }
 
+/// `GET /users?…`: a page of users.
+#[derive(Deserialize)]
+struct UserPage {
+    #[serde(default, deserialize_with = "lenient::null_default")]
+    users: Vec<User>,
+}
+
 #[derive(Serialize)]
 struct PropertiesUpdate<'a> {
     properties: Vec<Property<'a>>,
@@ -75,6 +82,26 @@ impl FreshchatClient {
     /// `GET /users/{id}`: e-mail, phone and custom properties of a chat user.
     pub async fn get_user(&self, user_id: &str) -> Result<User, ProviderError> {
         send(self.request(Method::GET, &["users", user_id])?).await?.json()
+    }
+
+    /// `GET /users?reference_id=…`: the user the tenant knows by this id (its own user id), if
+    /// any. Only an exact `reference_id` match counts; a 404 means no such user.
+    pub async fn find_user_by_reference(&self, reference_id: &str) -> Result<Option<User>, ProviderError> {
+        if reference_id.is_empty() {
+            return Err(ProviderError::InvalidRequest("empty reference_id".into()));
+        }
+        let request = self
+            .request(Method::GET, &["users"])?
+            .query(&[("reference_id", reference_id)]);
+        let page: UserPage = match send(request).await {
+            Ok(answer) => answer.json()?,
+            Err(e) if e.status() == Some(http::StatusCode::NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(page
+            .users
+            .into_iter()
+            .find(|u| u.reference_id.as_deref() == Some(reference_id)))
     }
 
     /// `PUT /users/{id}` with `{"properties":[{"name":…,"value":…}]}`. The answer's body is not

@@ -6,6 +6,9 @@
 //! runs against both.
 
 pub mod api_keys;
+pub mod customers;
+pub mod deliveries;
+pub mod incidences;
 pub mod tenants;
 
 use std::str::FromStr;

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod extract;
 pub mod health;
+pub mod webhooks;
 
 use axum::Router;
 use axum::body::Body;
@@ -30,6 +31,7 @@ pub fn router(state: AppState, extra: Extra) -> Router {
     let app = Router::new()
         .merge(health::router())
         .nest("/api/v1", api::v1::router())
+        .merge(webhooks::router())
         .with_state(state);
     let app = match extra {
         Some(extra) => app.merge(extra),

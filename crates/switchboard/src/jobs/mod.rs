@@ -190,14 +190,13 @@ impl From<crate::db::DbError> for JobError {
     }
 }
 
-/// Exponential backoff with jitter for the `attempt`-th failure (from 1): 2 s, 4 s, 8 s … capped
-/// at 30 min, each scaled by a factor in [0.5, 1.0) so that jobs failing together spread out.
-/// `jitter` is a number in [0, 1) supplied by the caller, keeping this function pure.
-pub fn backoff(attempt: i32, jitter: f64) -> Duration {
-    const BASE: f64 = 2.0;
+/// Exponential backoff with jitter for the `attempt`-th failure (from 1): `base`, 2 × `base`,
+/// 4 × `base` … capped at 30 min, each scaled by a factor in [0.5, 1.0] so that jobs failing
+/// together spread out. `jitter` in [0, 1] is supplied by the caller, keeping this pure.
+pub fn backoff(attempt: i32, jitter: f64, base: Duration) -> Duration {
     const CAP: f64 = 30.0 * 60.0;
     let exp = attempt.clamp(1, 30) - 1;
-    let full = (BASE * 2f64.powi(exp)).min(CAP);
+    let full = (base.as_secs_f64() * 2f64.powi(exp)).min(CAP);
     Duration::from_secs_f64(full * (0.5 + 0.5 * jitter.clamp(0.0, 1.0)))
 }
 
@@ -205,15 +204,17 @@ pub fn backoff(attempt: i32, jitter: f64) -> Duration {
 mod tests {
     use super::*;
 
+    const B: Duration = Duration::from_secs(2);
+
     #[test]
     fn backoff_grows_is_capped_and_jittered() {
-        assert_eq!(backoff(1, 1.0), Duration::from_secs(2));
-        assert_eq!(backoff(1, 0.0), Duration::from_secs(1));
-        assert_eq!(backoff(3, 1.0), Duration::from_secs(8));
-        assert_eq!(backoff(40, 1.0), Duration::from_secs(1800));
-        assert_eq!(backoff(40, 0.0), Duration::from_secs(900));
+        assert_eq!(backoff(1, 1.0, B), Duration::from_secs(2));
+        assert_eq!(backoff(1, 0.0, B), Duration::from_secs(1));
+        assert_eq!(backoff(3, 1.0, B), Duration::from_secs(8));
+        assert_eq!(backoff(40, 1.0, B), Duration::from_secs(1800));
+        assert_eq!(backoff(40, 0.0, B), Duration::from_secs(900));
         for a in 1..20 {
-            assert!(backoff(a + 1, 0.99) >= backoff(a, 0.99));
+            assert!(backoff(a + 1, 0.99, B) >= backoff(a, 0.99, B));
         }
     }
 

@@ -23,6 +23,7 @@ pub struct WorkerOptions {
     pub concurrency: usize,
     pub lease: Duration,
     pub poll_interval: Duration,
+    pub retry_base: Duration,
     pub shutdown_grace: Duration,
     pub scope: ClaimScope,
 }
@@ -146,6 +147,7 @@ impl Worker {
         let db = self.db.clone();
         let handler = self.handler.clone();
         let worker = self.opts.id.clone();
+        let retry_base = self.opts.retry_base;
         let span = info_span!("job", id = job.id, kind = %job.kind, tenant = ?job.tenant_id, attempt = job.attempt);
         async move {
             let ctx = JobContext {
@@ -170,7 +172,7 @@ impl Worker {
                     queue::reschedule(&db, job.id, &worker, now + chrono_wait(*wait), Some(reason), now).await
                 }
                 Err(JobError::Retryable(msg)) => {
-                    let retry_at = now + chrono_wait(backoff(job.attempt, fastrand::f64()));
+                    let retry_at = now + chrono_wait(backoff(job.attempt, fastrand::f64(), retry_base));
                     queue::fail(&db, job.id, &worker, msg, retry_at, false, now)
                         .await
                         .map(|s| {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use switchboard::clock;
 use switchboard::inbox::{
-    self, Accepted, Disposition, EventProcessor, EventState, InboxEvent, NewEvent, ProcessError, Processors, Provider,
-    ReplayFilter,
+    self, Accepted, Disposition, EventProcessor, EventState, InboxEvent, Initial, NewEvent, ProcessError, Processors,
+    Provider, ReplayFilter,
 };
 use switchboard::jobs::queue::{self, Owner};
 use switchboard::jobs::registry::{BoxFuture, Registry};
@@ -41,7 +41,7 @@ fn event(app: &TestApp, key: &str, body: &[u8]) -> NewEvent {
         headers: vec![("x-retry-count".into(), "0".into())],
         body: body.to_vec(),
         received_at: clock::now(),
-        rejected: None,
+        initial: Initial::Pending,
     }
 }
 
@@ -143,7 +143,7 @@ async fn processing_outcomes_are_recorded() {
     let rejected = inbox::accept(
         &app.state.db,
         NewEvent {
-            rejected: Some("the body is not JSON".into()),
+            initial: Initial::Rejected("the body is not JSON".into()),
             ..event(&app, "d", b"<html>")
         },
     )

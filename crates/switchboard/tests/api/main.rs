@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod helpers;
+mod world;
 
 mod auth;
+mod chat_sync;
 mod health;
 mod inbox;
 mod jobs;

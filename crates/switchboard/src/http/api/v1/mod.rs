@@ -1,12 +1,29 @@
 //! `/api/v1`.
 
+pub mod calls;
+pub mod channel;
+pub mod context;
+pub mod freshdesk;
+pub mod incidences;
+pub mod input;
 pub mod jobs;
 pub mod me;
+pub mod messages;
+pub mod orders;
 
 use axum::Router;
 
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(me::router()).merge(jobs::router())
+    Router::new()
+        .merge(me::router())
+        .merge(jobs::router())
+        .merge(incidences::router())
+        .merge(freshdesk::router())
+        .merge(messages::router())
+        .merge(context::router())
+        .merge(channel::router())
+        .merge(calls::router())
+        .merge(orders::router())
 }

@@ -1,0 +1,175 @@
+//! Provider writes that must happen exactly once. See the `deliveries` table's comment.
+
+use chrono::{DateTime, Utc};
+use domain::ids::{IncidenceId, TenantId};
+use uuid::Uuid;
+
+use super::{Db, DbError, DbResult, Tx, on_db, on_tx};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A customer's chat message, as a note on the ticket (or as the ticket's description).
+    TicketNote,
+    /// An agent's helpdesk reply, as a message in the customer's chat.
+    ChatReply,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::TicketNote => "ticket_note",
+            Kind::ChatReply => "chat_reply",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Pending,
+    /// The call was (maybe) made: check the provider before making it again.
+    Sending,
+    Sent,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Sending => "sending",
+            State::Sent => "sent",
+        }
+    }
+
+    fn parse(s: &str) -> Option<State> {
+        match s {
+            "pending" => Some(State::Pending),
+            "sending" => Some(State::Sending),
+            "sent" => Some(State::Sent),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub source_ref: String,
+    pub seq: i64,
+    pub body: String,
+    pub state: State,
+    pub remote_id: Option<String>,
+    pub attempted_at: Option<DateTime<Utc>>,
+}
+
+/// Records a write to make; false when it is already recorded.
+pub async fn add(
+    tx: &mut Tx,
+    tenant: TenantId,
+    incidence: IncidenceId,
+    kind: Kind,
+    source_ref: &str,
+    seq: i64,
+    body: &str,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
+    const SQL: &str = "INSERT INTO deliveries (id, tenant_id, incidence_id, kind, source_ref, seq, body, state, created_at) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT (incidence_id, kind, source_ref) DO NOTHING";
+    let n = on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(Uuid::now_v7())
+            .bind(tenant.as_uuid())
+            .bind(incidence.as_uuid())
+            .bind(kind.as_str())
+            .bind(source_ref)
+            .bind(seq)
+            .bind(body)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    source_ref: String,
+    seq: i64,
+    body: String,
+    state: String,
+    remote_id: Option<String>,
+    attempted_at: Option<DateTime<Utc>>,
+}
+
+/// The writes not yet confirmed, in order.
+pub async fn unsent(db: &Db, tenant: TenantId, incidence: IncidenceId, kind: Kind) -> DbResult<Vec<Delivery>> {
+    const SQL: &str = "SELECT id, source_ref, seq, body, state, remote_id, attempted_at FROM deliveries \
+                       WHERE tenant_id = $1 AND incidence_id = $2 AND kind = $3 AND state <> 'sent' ORDER BY seq, created_at, id";
+    let rows: Vec<Row> = on_db!(db, pool => {
+        sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(incidence.as_uuid()).bind(kind.as_str()).fetch_all(pool).await
+    })?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Delivery {
+                id: r.id,
+                state: State::parse(&r.state)
+                    .ok_or_else(|| DbError::corrupt(format!("delivery state '{}'", r.state)))?,
+                source_ref: r.source_ref,
+                seq: r.seq,
+                body: r.body,
+                remote_id: r.remote_id,
+                attempted_at: r.attempted_at,
+            })
+        })
+        .collect()
+}
+
+/// The bodies of the writes confirmed so far (to match against what the provider shows).
+pub async fn sent_bodies(db: &Db, tenant: TenantId, incidence: IncidenceId, kind: Kind) -> DbResult<Vec<String>> {
+    const SQL: &str = "SELECT body FROM deliveries WHERE tenant_id = $1 AND incidence_id = $2 AND kind = $3 AND state = 'sent' \
+                       AND remote_id IS NOT NULL";
+    Ok(on_db!(db, pool => {
+        sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(incidence.as_uuid()).bind(kind.as_str()).fetch_all(pool).await
+    })?)
+}
+
+/// Whether this source has been recorded (whatever its state).
+pub async fn known_refs(db: &Db, tenant: TenantId, incidence: IncidenceId, kind: Kind) -> DbResult<Vec<String>> {
+    const SQL: &str = "SELECT source_ref FROM deliveries WHERE tenant_id = $1 AND incidence_id = $2 AND kind = $3";
+    Ok(on_db!(db, pool => {
+        sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(incidence.as_uuid()).bind(kind.as_str()).fetch_all(pool).await
+    })?)
+}
+
+/// Records the intent to make the call, committed before the call is made.
+pub async fn mark_sending(db: &Db, tenant: TenantId, id: Uuid, now: DateTime<Utc>) -> DbResult<()> {
+    const SQL: &str = "UPDATE deliveries SET state = 'sending', attempted_at = $3 WHERE tenant_id = $1 AND id = $2 AND state <> 'sent'";
+    on_db!(db, pool => sqlx::query(SQL).bind(tenant.as_uuid()).bind(id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Back to pending: the provider confirmed the call did not happen.
+pub async fn mark_pending(db: &Db, tenant: TenantId, id: Uuid) -> DbResult<()> {
+    const SQL: &str = "UPDATE deliveries SET state = 'pending' WHERE tenant_id = $1 AND id = $2 AND state = 'sending'";
+    on_db!(db, pool => sqlx::query(SQL).bind(tenant.as_uuid()).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn mark_sent(tx: &mut Tx, tenant: TenantId, id: Uuid, remote_id: &str, now: DateTime<Utc>) -> DbResult<()> {
+    const SQL: &str =
+        "UPDATE deliveries SET state = 'sent', remote_id = $3, sent_at = $4 WHERE tenant_id = $1 AND id = $2";
+    on_tx!(tx, conn => {
+        sqlx::query(SQL).bind(tenant.as_uuid()).bind(id).bind(remote_id).bind(now).execute(conn).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Counts by state, for tests and diagnostics.
+pub async fn count(db: &Db, tenant: TenantId, incidence: IncidenceId, kind: Kind, state: State) -> DbResult<i64> {
+    const SQL: &str =
+        "SELECT COUNT(*) FROM deliveries WHERE tenant_id = $1 AND incidence_id = $2 AND kind = $3 AND state = $4";
+    Ok(on_db!(db, pool => {
+        sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(incidence.as_uuid()).bind(kind.as_str()).bind(state.as_str()).fetch_one(pool).await
+    })?)
+}

@@ -1,0 +1,477 @@
+//! Incidences, their timeline, and the sync bookkeeping stored beside them.
+
+use chrono::{DateTime, Utc};
+use domain::ids::{ConversationId, IncidenceId, TenantId};
+use domain::incidence::{Channel, Incidence, TimelineEntry};
+use domain::routing::RoutingSettings;
+use serde::Serialize;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Db, DbResult, Tx, on_db, on_tx};
+
+/// Helpdesk and chat sync state: the shell's, not the domain's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncState {
+    pub freshdesk_ticket_id: Option<i64>,
+    /// A ticket create was sent at this time and its outcome was not seen.
+    pub ticket_create_started_at: Option<DateTime<Utc>>,
+    /// That create timed out or broke after sending: the ticket may exist.
+    pub ticket_create_uncertain: bool,
+    /// The ticket status Freshdesk last reported or accepted.
+    pub ticket_status: Option<i32>,
+    /// Whether Freshchat last reported the conversation resolved.
+    pub chat_resolved: Option<bool>,
+    /// Custom field values last written to the ticket.
+    pub fields_synced: Option<serde_json::Value>,
+}
+
+/// An incidence as stored: the domain state, its version, the sync state.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub tenant_id: TenantId,
+    pub incidence: Incidence,
+    pub version: i64,
+    pub sync: SyncState,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    tenant_id: Uuid,
+    state: Json<Incidence>,
+    version: i64,
+    freshdesk_ticket_id: Option<i64>,
+    ticket_create_started_at: Option<DateTime<Utc>>,
+    ticket_create_uncertain: bool,
+    ticket_status: Option<i32>,
+    chat_resolved: Option<bool>,
+    fields_synced: Option<Json<serde_json::Value>>,
+}
+
+impl From<Row> for Stored {
+    fn from(r: Row) -> Stored {
+        Stored {
+            tenant_id: TenantId(r.tenant_id),
+            incidence: r.state.0,
+            version: r.version,
+            sync: SyncState {
+                freshdesk_ticket_id: r.freshdesk_ticket_id,
+                ticket_create_started_at: r.ticket_create_started_at,
+                ticket_create_uncertain: r.ticket_create_uncertain,
+                ticket_status: r.ticket_status,
+                chat_resolved: r.chat_resolved,
+                fields_synced: r.fields_synced.map(|j| j.0),
+            },
+        }
+    }
+}
+
+macro_rules! select_stored {
+    ($rest:literal) => {
+        concat!(
+            "SELECT tenant_id, state, version, freshdesk_ticket_id, ticket_create_started_at, ticket_create_uncertain, \
+             ticket_status, chat_resolved, fields_synced FROM incidences ",
+            $rest
+        )
+    };
+}
+
+pub async fn by_conversation(
+    db: &Db,
+    tenant: TenantId,
+    channel: Channel,
+    conversation: &ConversationId,
+) -> DbResult<Option<Stored>> {
+    const SQL: &str = select_stored!("WHERE tenant_id = $1 AND channel = $2 AND conversation_id = $3");
+    let row: Option<Row> = on_db!(db, pool => {
+        sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(channel.as_str()).bind(conversation.as_str()).fetch_optional(pool).await
+    })?;
+    Ok(row.map(Stored::from))
+}
+
+pub async fn by_id(db: &Db, tenant: TenantId, id: IncidenceId) -> DbResult<Option<Stored>> {
+    const SQL: &str = select_stored!("WHERE tenant_id = $1 AND id = $2");
+    let row: Option<Row> =
+        on_db!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(id.as_uuid()).fetch_optional(pool).await)?;
+    Ok(row.map(Stored::from))
+}
+
+pub async fn by_ticket(db: &Db, tenant: TenantId, ticket_id: i64) -> DbResult<Option<Stored>> {
+    const SQL: &str = select_stored!("WHERE tenant_id = $1 AND freshdesk_ticket_id = $2");
+    let row: Option<Row> =
+        on_db!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(ticket_id).fetch_optional(pool).await)?;
+    Ok(row.map(Stored::from))
+}
+
+/// The columns derived from the domain state, for filtering and listing.
+fn derived(inc: &Incidence, routing: &RoutingSettings) -> Derived {
+    let ctx = inc.start_context();
+    let (outcome, order_impact) = inc.outcome();
+    Derived {
+        user_id: inc.user_id().map(|u| u.as_str().to_owned()),
+        provider_user_id: inc.provider_user_id().map(str::to_owned),
+        order_id: inc.order_id(),
+        stage: inc.stage().as_str(),
+        trigger: inc.trigger().as_str(),
+        app_screen: ctx.map(|c| c.app_screen.clone()),
+        cart_value_minor: ctx.map(|c| c.cart_value.minor()),
+        guest_count: ctx
+            .and_then(|c| c.guest_count)
+            .map(|g| i32::try_from(g).unwrap_or(i32::MAX)),
+        event_type: ctx.and_then(|c| c.event_type.clone()),
+        friction_score: ctx.map(|c| i32::from(c.friction_score)),
+        outcome: outcome.as_str(),
+        issue_category: inc.issue_category(),
+        root_cause: inc.root_cause(),
+        resolution_type: inc.resolution_type(),
+        order_impact: order_impact.as_str(),
+        agent_id: inc.agent_id(),
+        priority: inc.priority(routing).as_str(),
+        resolved_at: inc.resolved_at(),
+        time_to_resolve_seconds: inc.time_to_resolve_seconds(),
+    }
+}
+
+struct Derived {
+    user_id: Option<String>,
+    provider_user_id: Option<String>,
+    order_id: Option<String>,
+    stage: &'static str,
+    trigger: &'static str,
+    app_screen: Option<String>,
+    cart_value_minor: Option<i64>,
+    guest_count: Option<i32>,
+    event_type: Option<String>,
+    friction_score: Option<i32>,
+    outcome: &'static str,
+    issue_category: Option<String>,
+    root_cause: Option<String>,
+    resolution_type: Option<String>,
+    order_impact: &'static str,
+    agent_id: Option<String>,
+    priority: &'static str,
+    resolved_at: Option<DateTime<Utc>>,
+    time_to_resolve_seconds: Option<i64>,
+}
+
+/// Inserts a new incidence; false when another process inserted it first.
+pub async fn insert(
+    tx: &mut Tx,
+    tenant: TenantId,
+    inc: &Incidence,
+    routing: &RoutingSettings,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
+    const SQL: &str = "INSERT INTO incidences (id, tenant_id, channel, conversation_id, user_id, provider_user_id, order_id, stage, trigger, \
+         app_screen, cart_value_minor, guest_count, event_type, friction_score, outcome, issue_category, root_cause, resolution_type, \
+         order_impact, agent_id, priority, created_at, resolved_at, time_to_resolve_seconds, last_activity_at, state, version, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, 1, $27) \
+         ON CONFLICT (tenant_id, channel, conversation_id) DO NOTHING";
+    let d = derived(inc, routing);
+    let n = on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(inc.id.as_uuid())
+            .bind(tenant.as_uuid())
+            .bind(inc.channel.as_str())
+            .bind(inc.conversation_id.as_str())
+            .bind(&d.user_id)
+            .bind(&d.provider_user_id)
+            .bind(&d.order_id)
+            .bind(d.stage)
+            .bind(d.trigger)
+            .bind(&d.app_screen)
+            .bind(d.cart_value_minor)
+            .bind(d.guest_count)
+            .bind(&d.event_type)
+            .bind(d.friction_score)
+            .bind(d.outcome)
+            .bind(&d.issue_category)
+            .bind(&d.root_cause)
+            .bind(&d.resolution_type)
+            .bind(d.order_impact)
+            .bind(&d.agent_id)
+            .bind(d.priority)
+            .bind(inc.created_at)
+            .bind(d.resolved_at)
+            .bind(d.time_to_resolve_seconds)
+            .bind(inc.last_activity_at)
+            .bind(Json(inc))
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+/// Saves a changed incidence if nobody saved it since `version` was read; false otherwise.
+pub async fn update(
+    tx: &mut Tx,
+    tenant: TenantId,
+    inc: &Incidence,
+    version: i64,
+    routing: &RoutingSettings,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
+    const SQL: &str = "UPDATE incidences SET user_id = $3, provider_user_id = $4, order_id = $5, stage = $6, trigger = $7, app_screen = $8, \
+         cart_value_minor = $9, guest_count = $10, event_type = $11, friction_score = $12, outcome = $13, issue_category = $14, \
+         root_cause = $15, resolution_type = $16, order_impact = $17, agent_id = $18, priority = $19, created_at = $20, resolved_at = $21, \
+         time_to_resolve_seconds = $22, last_activity_at = $23, state = $24, version = version + 1, updated_at = $25 \
+         WHERE tenant_id = $1 AND id = $2 AND version = $26";
+    let d = derived(inc, routing);
+    let n = on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(tenant.as_uuid())
+            .bind(inc.id.as_uuid())
+            .bind(&d.user_id)
+            .bind(&d.provider_user_id)
+            .bind(&d.order_id)
+            .bind(d.stage)
+            .bind(d.trigger)
+            .bind(&d.app_screen)
+            .bind(d.cart_value_minor)
+            .bind(d.guest_count)
+            .bind(&d.event_type)
+            .bind(d.friction_score)
+            .bind(d.outcome)
+            .bind(&d.issue_category)
+            .bind(&d.root_cause)
+            .bind(&d.resolution_type)
+            .bind(d.order_impact)
+            .bind(&d.agent_id)
+            .bind(d.priority)
+            .bind(inc.created_at)
+            .bind(d.resolved_at)
+            .bind(d.time_to_resolve_seconds)
+            .bind(inc.last_activity_at)
+            .bind(Json(inc))
+            .bind(now)
+            .bind(version)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+/// Adds a timeline entry unless the same provider thing is already logged; true when added.
+pub async fn add_timeline(tx: &mut Tx, tenant: TenantId, incidence: IncidenceId, e: &TimelineEntry) -> DbResult<bool> {
+    const SQL: &str = "INSERT INTO timeline (id, tenant_id, incidence_id, kind, actor, content, metadata, provider_ref, created_at) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (incidence_id, kind, provider_ref) DO NOTHING";
+    let n = on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(Uuid::now_v7())
+            .bind(tenant.as_uuid())
+            .bind(incidence.as_uuid())
+            .bind(e.kind.as_str())
+            .bind(e.actor.as_str())
+            .bind(&e.content)
+            .bind(Json(&e.metadata))
+            .bind(&e.provider_ref)
+            .bind(e.at)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+/// A timeline entry as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct TimelineRow {
+    pub kind: String,
+    pub actor: String,
+    pub content: Option<String>,
+    #[serde(skip)]
+    pub metadata_json: Json<serde_json::Value>,
+    pub provider_ref: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn timeline(db: &Db, tenant: TenantId, incidence: IncidenceId) -> DbResult<Vec<TimelineRow>> {
+    const SQL: &str = "SELECT kind, actor, content, metadata AS metadata_json, provider_ref, created_at FROM timeline \
+                       WHERE tenant_id = $1 AND incidence_id = $2 ORDER BY created_at, id";
+    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(incidence.as_uuid()).fetch_all(pool).await)?)
+}
+
+/// Sets the sync columns given as `Some`.
+#[derive(Debug, Default)]
+pub struct SyncUpdate {
+    pub freshdesk_ticket_id: Option<i64>,
+    pub ticket_create_started_at: Option<Option<DateTime<Utc>>>,
+    pub ticket_create_uncertain: Option<bool>,
+    pub ticket_status: Option<i32>,
+    pub chat_resolved: Option<bool>,
+    pub fields_synced: Option<serde_json::Value>,
+}
+
+pub async fn update_sync(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: IncidenceId,
+    u: &SyncUpdate,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    // COALESCE keeps a column when its parameter is NULL; the started-at column can also be
+    // cleared, so it has its own "set" flag.
+    const SQL: &str = "UPDATE incidences SET \
+         freshdesk_ticket_id = COALESCE($3, freshdesk_ticket_id), \
+         ticket_create_started_at = CASE WHEN $4 THEN $5 ELSE ticket_create_started_at END, \
+         ticket_create_uncertain = COALESCE($6, ticket_create_uncertain), \
+         ticket_status = COALESCE($7, ticket_status), \
+         chat_resolved = COALESCE($8, chat_resolved), \
+         fields_synced = COALESCE($9, fields_synced), \
+         updated_at = $10 WHERE tenant_id = $1 AND id = $2";
+    let started = u.ticket_create_started_at;
+    on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(tenant.as_uuid())
+            .bind(id.as_uuid())
+            .bind(u.freshdesk_ticket_id)
+            .bind(started.is_some())
+            .bind(started.flatten())
+            .bind(u.ticket_create_uncertain)
+            .bind(u.ticket_status)
+            .bind(u.chat_resolved)
+            .bind(u.fields_synced.as_ref().map(Json))
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// The tenant's open incidences with a ticket for this customer (for live field sync).
+pub async fn open_with_ticket_for_user(db: &Db, tenant: TenantId, user_id: &str) -> DbResult<Vec<IncidenceId>> {
+    const SQL: &str = "SELECT id FROM incidences WHERE tenant_id = $1 AND user_id = $2 AND outcome = 'IN_PROGRESS' \
+                       AND freshdesk_ticket_id IS NOT NULL ORDER BY created_at";
+    let ids: Vec<Uuid> =
+        on_db!(db, pool => sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(user_id).fetch_all(pool).await)?;
+    Ok(ids.into_iter().map(IncidenceId).collect())
+}
+
+/// The customer's latest incidence created in `[from, to]` (for linking orders).
+pub async fn latest_for_user_between(
+    db: &Db,
+    tenant: TenantId,
+    user_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> DbResult<Option<Stored>> {
+    const SQL: &str = select_stored!(
+        "WHERE tenant_id = $1 AND user_id = $2 AND created_at >= $3 AND created_at <= $4 ORDER BY created_at DESC LIMIT 1"
+    );
+    let row: Option<Row> = on_db!(db, pool => {
+        sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(user_id).bind(from).bind(to).fetch_optional(pool).await
+    })?;
+    Ok(row.map(Stored::from))
+}
+
+/// Ids of the tenant's open incidences, oldest first, after `after` (for sync-all).
+pub async fn open_ids(db: &Db, tenant: TenantId, after: Option<IncidenceId>, limit: i64) -> DbResult<Vec<IncidenceId>> {
+    const SQL: &str =
+        "SELECT id FROM incidences WHERE tenant_id = $1 AND outcome = 'IN_PROGRESS' AND id > $2 ORDER BY id LIMIT $3";
+    let after = after.map_or(Uuid::nil(), |a| a.as_uuid());
+    let ids: Vec<Uuid> = on_db!(db, pool => sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(after).bind(limit).fetch_all(pool).await)?;
+    Ok(ids.into_iter().map(IncidenceId).collect())
+}
+
+pub async fn count_open(db: &Db, tenant: TenantId) -> DbResult<i64> {
+    const SQL: &str = "SELECT COUNT(*) FROM incidences WHERE tenant_id = $1 AND outcome = 'IN_PROGRESS'";
+    Ok(on_db!(db, pool => sqlx::query_scalar(SQL).bind(tenant.as_uuid()).fetch_one(pool).await)?)
+}
+
+impl Stored {
+    pub fn id(&self) -> IncidenceId {
+        self.incidence.id
+    }
+}
+
+/// An incidence as listed: the derived columns.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Summary {
+    pub id: Uuid,
+    pub channel: String,
+    pub conversation_id: String,
+    pub user_id: Option<String>,
+    pub order_id: Option<String>,
+    pub stage: String,
+    pub trigger: String,
+    pub app_screen: Option<String>,
+    pub cart_value_minor: Option<i64>,
+    pub guest_count: Option<i32>,
+    pub event_type: Option<String>,
+    pub friction_score: Option<i32>,
+    pub outcome: String,
+    pub issue_category: Option<String>,
+    pub root_cause: Option<String>,
+    pub resolution_type: Option<String>,
+    pub order_impact: String,
+    pub agent_id: Option<String>,
+    pub priority: String,
+    pub freshdesk_ticket_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub time_to_resolve_seconds: Option<i64>,
+    pub last_activity_at: DateTime<Utc>,
+}
+
+/// Filters for listing; empty strings and `None` mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub outcome: Option<String>,
+    pub channel: Option<String>,
+    pub stage: Option<String>,
+    pub user_id: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Continue after this (created_at, id): newest first.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: i64,
+}
+
+macro_rules! select_summary {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, channel, conversation_id, user_id, order_id, stage, trigger, app_screen, cart_value_minor, guest_count, \
+             event_type, friction_score, outcome, issue_category, root_cause, resolution_type, order_impact, agent_id, priority, \
+             freshdesk_ticket_id, created_at, resolved_at, time_to_resolve_seconds, last_activity_at FROM incidences ",
+            $rest
+        )
+    };
+}
+
+pub async fn list(db: &Db, tenant: TenantId, f: &ListFilter) -> DbResult<Vec<Summary>> {
+    const SQL: &str = select_summary!(
+        "WHERE tenant_id = $1 AND ($2 = '' OR outcome = $2) AND ($3 = '' OR channel = $3) AND ($4 = '' OR stage = $4) \
+         AND ($5 = '' OR user_id = $5) AND created_at >= $6 AND created_at < $7 \
+         AND (created_at < $8 OR (created_at = $8 AND id < $9)) \
+         ORDER BY created_at DESC, id DESC LIMIT $10"
+    );
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    // Plain four-digit years: SQLite compares these timestamps as text.
+    let far_past = DateTime::<Utc>::UNIX_EPOCH;
+    let far_future = DateTime::parse_from_rfc3339("9999-12-31T00:00:00Z").map_or(far_past, |t| t.with_timezone(&Utc));
+    let (after_at, after_id) = f.after.unwrap_or((far_future, Uuid::max()));
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(SQL)
+            .bind(tenant.as_uuid())
+            .bind(text(&f.outcome))
+            .bind(text(&f.channel))
+            .bind(text(&f.stage))
+            .bind(text(&f.user_id))
+            .bind(f.from.unwrap_or(far_past))
+            .bind(f.to.unwrap_or(far_future))
+            .bind(after_at)
+            .bind(after_id)
+            .bind(f.limit)
+            .fetch_all(pool)
+            .await
+    })?)
+}
+
+pub async fn summary(db: &Db, tenant: TenantId, id: IncidenceId) -> DbResult<Option<Summary>> {
+    const SQL: &str = select_summary!("WHERE tenant_id = $1 AND id = $2");
+    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(id.as_uuid()).fetch_optional(pool).await)?)
+}

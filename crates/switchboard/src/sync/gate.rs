@@ -1,0 +1,163 @@
+//! Provider call admission.
+//!
+//! Two rules, checked before every call: a provider's `Retry-After` holds every call of the
+//! tenant to that provider — in every process — until it has passed (a row in `provider_gates`);
+//! and an in-process token bucket paces calls to the tenant's budget per minute, so a burst waits
+//! as queued jobs instead of failing against the provider's limit.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::ids::TenantId;
+
+use crate::db::{Db, DbResult, on_db};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    Freshchat,
+    Freshdesk,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Freshchat => "freshchat",
+            Provider::Freshdesk => "freshdesk",
+        }
+    }
+}
+
+/// A bucket refilled continuously at `per_minute / 60` tokens a second, holding at most a tenth
+/// of the minute's budget so that pacing starts before the provider's own window fills.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+pub struct Gates {
+    buckets: Mutex<HashMap<(TenantId, Provider), Bucket>>,
+}
+
+impl Gates {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `Ok` when a call may be made now, else how long to wait.
+    pub async fn admit(
+        &self,
+        db: &Db,
+        tenant: TenantId,
+        provider: Provider,
+        per_minute: u32,
+        now: DateTime<Utc>,
+    ) -> DbResult<Result<(), Duration>> {
+        if let Some(until) = held_until(db, tenant, provider).await?
+            && until > now
+        {
+            return Ok(Err((until - now).to_std().unwrap_or(Duration::ZERO)));
+        }
+        Ok(self.take_token(tenant, provider, per_minute, now))
+    }
+
+    fn take_token(
+        &self,
+        tenant: TenantId,
+        provider: Provider,
+        per_minute: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), Duration> {
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let rate = f64::from(per_minute) / 60.0;
+        let capacity = (f64::from(per_minute) / 10.0).max(1.0);
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        let b = buckets.entry((tenant, provider)).or_insert(Bucket {
+            tokens: capacity,
+            at: now,
+        });
+        let elapsed = (now - b.at).to_std().unwrap_or(Duration::ZERO).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * rate).min(capacity);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - b.tokens) / rate))
+        }
+    }
+
+    /// Holds every call of the tenant to the provider until `until` (a `Retry-After`).
+    pub async fn hold(
+        &self,
+        db: &Db,
+        tenant: TenantId,
+        provider: Provider,
+        until: DateTime<Utc>,
+        reason: &str,
+    ) -> DbResult<()> {
+        // The later of the stored and the new time wins, whichever process writes first.
+        const SQL: &str = "INSERT INTO provider_gates (tenant_id, provider, not_before, reason) VALUES ($1, $2, $3, $4) \
+                           ON CONFLICT (tenant_id, provider) DO UPDATE SET \
+                             not_before = CASE WHEN excluded.not_before > provider_gates.not_before THEN excluded.not_before ELSE provider_gates.not_before END, \
+                             reason = excluded.reason";
+        on_db!(db, pool => {
+            sqlx::query(SQL)
+                .bind(tenant.as_uuid())
+                .bind(provider.as_str())
+                .bind(until)
+                .bind(reason)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+}
+
+async fn held_until(db: &Db, tenant: TenantId, provider: Provider) -> DbResult<Option<DateTime<Utc>>> {
+    const SQL: &str = "SELECT not_before FROM provider_gates WHERE tenant_id = $1 AND provider = $2";
+    Ok(
+        on_db!(db, pool => sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(provider.as_str()).fetch_optional(pool).await)?,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_paced_to_the_budget() {
+        let g = Gates::new();
+        let t = TenantId(uuid::Uuid::from_u128(1));
+        let now = Utc::now();
+        // 600 a minute: a burst of 60 goes at once, the 61st waits a tenth of a second.
+        for _ in 0..60 {
+            assert_eq!(g.take_token(t, Provider::Freshdesk, 600, now), Ok(()));
+        }
+        let wait = g
+            .take_token(t, Provider::Freshdesk, 600, now)
+            .expect_err("budget spent");
+        assert!(
+            wait > Duration::from_millis(90) && wait <= Duration::from_millis(100),
+            "{wait:?}"
+        );
+        assert_eq!(
+            g.take_token(t, Provider::Freshdesk, 600, now + chrono::Duration::milliseconds(100)),
+            Ok(())
+        );
+        // Another tenant and another provider have their own budgets.
+        assert_eq!(
+            g.take_token(TenantId(uuid::Uuid::from_u128(2)), Provider::Freshdesk, 600, now),
+            Ok(())
+        );
+        assert_eq!(g.take_token(t, Provider::Freshchat, 600, now), Ok(()));
+    }
+}
