@@ -206,7 +206,7 @@ async fn cli_state(config: Config) -> anyhow::Result<AppState> {
 async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     let app = Application::build(config, options).await?;
     let state = app.state().clone();
-    let base = state.config.public_base_url();
+    let base = app.base_url().clone();
     let tenant = state
         .tenants
         .by_slug(TenantSlug::DEFAULT)
@@ -223,8 +223,14 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             println!("  Demo keys for tenant 'default' (valid until the next start):");
             println!("    secret:      {secret}");
             println!("    publishable: {publishable}");
-            println!("  Try: curl -H 'Authorization: Bearer {secret}' {base}api/v1/me\n");
+            println!("  Try: curl -H 'Authorization: Bearer {secret}' {base}api/v1/me");
         })?;
+    if app.sandbox().is_some() {
+        println!("  Sandbox (no real Freshchat/Freshdesk configured — everything runs locally):");
+        println!("    customer chat: {base}sandbox/chat?user=demo-customer");
+        println!("    helpdesk:      {base}sandbox/desk");
+    }
+    println!();
     let shutdown = CancellationToken::new();
     startup::cancel_on_signal(shutdown.clone());
     app.run(shutdown).await

@@ -9,6 +9,7 @@ pub mod context_store;
 pub mod credentials;
 pub mod crypto;
 pub mod db;
+pub mod embedded_sandbox;
 pub mod error;
 pub mod friction_signals;
 pub mod http;

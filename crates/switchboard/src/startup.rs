@@ -22,7 +22,9 @@ use crate::jobs::schedule;
 use crate::jobs::worker::{Worker, WorkerOptions};
 use crate::state::{AppState, Services};
 use crate::tenants::{NewTenant, Tenant, TenantDirectory, TenantError};
-use crate::{clock, http, inbox, process, sync};
+use crate::{clock, embedded_sandbox, http, inbox, process, sync};
+use sandbox::Sandbox;
+use url::Url;
 
 /// How `serve` runs.
 #[derive(Debug, Clone)]
@@ -46,6 +48,21 @@ pub struct Application {
     state: AppState,
     registry: Arc<Registry>,
     options: ServeOptions,
+    sandbox: Option<Sandbox>,
+    base: Url,
+}
+
+/// `SWITCHBOARD_PUBLIC_URL`, else the address actually bound (port 0 becomes the real port).
+pub fn public_base_url(config: &Config, bound: Option<SocketAddr>) -> Url {
+    match (&config.public_url, bound) {
+        (Some(url), _) => url.clone(),
+        (None, Some(addr)) => {
+            let mut c = config.clone();
+            c.addr = addr;
+            c.public_base_url()
+        }
+        (None, None) => config.public_base_url(),
+    }
 }
 
 /// Connects, migrates if asked, and refuses to run on a schema this build does not know.
@@ -212,17 +229,37 @@ impl Application {
         let state = state(config, db).await?;
         ensure_default_tenant(&state).await?;
         let registry = Arc::new(registry(&state));
-        let router = http::router(state.clone(), None);
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on SWITCHBOARD_ADDR {addr}"))?;
+        let base = public_base_url(&state.config, listener.local_addr().ok());
+        let sandbox = match embedded_sandbox::wanted(&state).await? {
+            true => Some(embedded_sandbox::start(&state, &base).await?),
+            false => None,
+        };
+        let extra = sandbox
+            .as_ref()
+            .map(|s| axum::Router::new().nest("/sandbox", s.router()));
+        let router = http::router(state.clone(), extra);
         Ok(Application {
             listener,
             router,
             state,
             registry,
             options,
+            sandbox,
+            base,
         })
+    }
+
+    /// The sandbox mounted under `/sandbox`, when it is.
+    pub fn sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_ref()
+    }
+
+    /// The base URL providers and people reach this server at.
+    pub fn base_url(&self) -> &Url {
+        &self.base
     }
 
     pub fn local_addr(&self) -> SocketAddr {

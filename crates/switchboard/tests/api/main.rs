@@ -6,7 +6,13 @@ mod helpers;
 mod world;
 
 mod auth;
+mod calls;
+mod channel;
 mod chat_sync;
+mod context;
+mod context_store;
+mod embedded_sandbox;
 mod health;
 mod inbox;
 mod jobs;
+mod orders;

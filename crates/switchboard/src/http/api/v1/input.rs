@@ -13,7 +13,8 @@ use serde::{Deserialize, Deserializer};
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::ApiJson;
 
-/// A JSON body like [`ApiJson`], with a missing field named as that field.
+/// A JSON object body like [`ApiJson`] (415, 400, 422 alike), with a missing field named as that
+/// field, and any JSON other than an object refused (serde would read an array as a struct).
 #[derive(Debug, Clone)]
 pub struct Body<T>(pub T);
 
@@ -21,14 +22,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        ApiJson::<T>::from_request(req, state)
-            .await
-            .map(|ApiJson(v)| Body(v))
-            .map_err(name_missing_field)
+        let (parts, body) = req.into_parts();
+        let bytes = read(Request::from_parts(parts.clone(), body), state).await?;
+        let is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        let not_an_object = || ApiError::validation("body", "must be a JSON object");
+        let parsed = ApiJson::<T>::from_request(Request::from_parts(parts, RawBody::from(bytes)), state).await;
+        match (parsed, is_object) {
+            (Ok(ApiJson(v)), true) => Ok(Body(v)),
+            (Ok(_) | Err(ApiError::Validation(_)), false) => Err(not_an_object()),
+            (Err(e), _) => Err(name_missing_field(e)),
+        }
     }
 }
 
-/// An optional JSON body: `None` when the request has no body at all.
+/// An optional JSON object body: `None` when the request has no body at all.
 #[derive(Debug, Clone)]
 pub struct OptionalBody<T>(pub Option<T>);
 
@@ -37,12 +44,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalBody<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
-        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
-            .await
-            .map_err(|e| match e.status() {
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-                _ => ApiError::BadRequest(e.body_text()),
-            })?;
+        let bytes = read(Request::from_parts(parts.clone(), body), state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalBody(None));
         }
@@ -51,6 +53,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalBody<T> {
             .await
             .map(|Body(v)| OptionalBody(Some(v)))
     }
+}
+
+/// The body's bytes, within the configured body limit.
+async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| match e.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::BadRequest(e.body_text()),
+    })
 }
 
 /// `missing field `cart_value`` reported against `body` → reported against `cart_value`.
