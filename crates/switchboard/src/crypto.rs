@@ -25,6 +25,8 @@ pub enum CryptoError {
 /// The key that seals credentials. Never printed: Debug shows nothing of it.
 pub struct MasterKey {
     key: LessSafeKey,
+    /// Derived from the master key: signs links (e.g. the Freshdesk sidebar's).
+    signing: aws_lc_rs::hmac::Key,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -65,9 +67,27 @@ impl MasterKey {
 
     fn from_bytes(bytes: &[u8]) -> Result<MasterKey, CryptoError> {
         let unbound = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| CryptoError::BadMasterKey)?;
+        // A separate key for signatures, so that no value is ever both encrypted and MACed
+        // under the same key.
+        let derive = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, bytes);
+        let derived = aws_lc_rs::hmac::sign(&derive, b"switchboard/signing/v1");
+        let signing = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref());
         Ok(MasterKey {
             key: LessSafeKey::new(unbound),
+            signing,
         })
+    }
+
+    /// An HMAC-SHA256 of `data` for `purpose` (purposes never verify each other's signatures).
+    pub fn sign(&self, purpose: &str, data: &[u8]) -> Vec<u8> {
+        aws_lc_rs::hmac::sign(&self.signing, &signed_message(purpose, data))
+            .as_ref()
+            .to_vec()
+    }
+
+    /// Checks a signature from [`Self::sign`] in constant time.
+    pub fn verify_signature(&self, purpose: &str, data: &[u8], signature: &[u8]) -> bool {
+        aws_lc_rs::hmac::verify(&self.signing, &signed_message(purpose, data), signature).is_ok()
     }
 
     /// The configured key, else the development key in `data_dir` (created on first use).
@@ -128,6 +148,13 @@ impl MasterKey {
             .map_err(|_| CryptoError::Unsealable)?;
         Ok(plain.to_vec())
     }
+}
+
+fn signed_message(purpose: &str, data: &[u8]) -> Vec<u8> {
+    let mut m = purpose.as_bytes().to_vec();
+    m.push(0);
+    m.extend_from_slice(data);
+    m
 }
 
 fn aad(tenant: TenantId, kind: &str) -> Vec<u8> {
@@ -195,6 +222,17 @@ mod tests {
             k.seal(a, "freshdesk", b"x").expect("seal").nonce,
             k.seal(a, "freshdesk", b"x").expect("seal").nonce
         );
+    }
+
+    #[test]
+    fn signatures_are_bound_to_key_purpose_and_data() {
+        let (k, other) = (key(1), key(2));
+        let sig = k.sign("sidebar", b"tenant|42");
+        assert!(k.verify_signature("sidebar", b"tenant|42", &sig));
+        assert!(!k.verify_signature("sidebar", b"tenant|43", &sig));
+        assert!(!k.verify_signature("other", b"tenant|42", &sig));
+        assert!(!other.verify_signature("sidebar", b"tenant|42", &sig));
+        assert!(!k.verify_signature("sidebar", b"tenant|42", &sig[..16]));
     }
 
     #[test]

@@ -151,6 +151,7 @@ pub fn registry(state: &AppState) -> Registry {
         async move { pusher.run(job, ctx).await }
     });
     registry.register(schedule::purge_finished_jobs);
+    registry.register(crate::context_store::memory::purge_expired_contexts);
     registry
 }
 
@@ -223,16 +224,18 @@ pub async fn ensure_default_tenant(state: &AppState) -> anyhow::Result<Arc<Tenan
 }
 
 impl Application {
-    pub async fn build(config: Config, options: ServeOptions) -> anyhow::Result<Application> {
+    pub async fn build(mut config: Config, options: ServeOptions) -> anyhow::Result<Application> {
         let db = connect(&config, options.migrate).await?;
         let addr = config.addr;
-        let state = state(config, db).await?;
-        ensure_default_tenant(&state).await?;
-        let registry = Arc::new(registry(&state));
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on SWITCHBOARD_ADDR {addr}"))?;
-        let base = public_base_url(&state.config, listener.local_addr().ok());
+        // From here on the public URL is known, even when the port was 0.
+        let base = public_base_url(&config, listener.local_addr().ok());
+        config.public_url = Some(base.clone());
+        let state = state(config, db).await?;
+        ensure_default_tenant(&state).await?;
+        let registry = Arc::new(registry(&state));
         let sandbox = match embedded_sandbox::wanted(&state).await? {
             true => Some(embedded_sandbox::start(&state, &base).await?),
             false => None,
@@ -300,7 +303,11 @@ pub fn spawn_worker(
     scope: ClaimScope,
     shutdown: &CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    let scheduled = tokio::spawn(schedule::run(state.db.clone(), schedule::defaults(), shutdown.clone()));
+    let periodic = schedule::defaults()
+        .into_iter()
+        .chain(crate::context_store::memory::periodic())
+        .collect();
+    let scheduled = tokio::spawn(schedule::run(state.db.clone(), periodic, shutdown.clone()));
     let worker = Worker::new(state.db.clone(), registry, worker_options(&state.config, scope));
     let shutdown = shutdown.clone();
     tokio::spawn(async move {

@@ -19,7 +19,9 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use super::{Clock, ContextStore, StoreError, Update, expiry, system_clock};
 use crate::db::{Db, DbResult, on_db};
-use crate::jobs::registry::BoxFuture;
+use crate::jobs::registry::{BoxFuture, JobContext, JobResult};
+use crate::jobs::schedule::Periodic;
+use crate::jobs::{JobSpec, NewJob, Outcome, priority};
 
 /// Slots kept in memory before idle ones are dropped (they reload from the database).
 const DEFAULT_CAPACITY: usize = 100_000;
@@ -214,4 +216,29 @@ async fn remove(db: &Db, tenant: TenantId, user: &UserId) -> DbResult<()> {
 pub async fn purge_expired(db: &Db, now: DateTime<Utc>) -> DbResult<u64> {
     const SQL: &str = "DELETE FROM customer_contexts WHERE expires_at <= $1";
     Ok(on_db!(db, pool => sqlx::query(SQL).bind(now).execute(pool).await.map(|r| r.rows_affected()))?)
+}
+
+/// Deletes expired contexts from the table (the in-process store ignores them anyway).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct PurgeExpiredContexts {}
+
+impl JobSpec for PurgeExpiredContexts {
+    const KIND: &'static str = "context.purge_expired";
+    const PRIORITY: i32 = priority::BULK;
+    const MAX_ATTEMPTS: i32 = 3;
+}
+
+pub async fn purge_expired_contexts(_job: PurgeExpiredContexts, ctx: JobContext) -> JobResult {
+    let n = purge_expired(&ctx.db, crate::clock::now()).await?;
+    tracing::info!(deleted = n, "purged expired customer contexts");
+    Ok(Outcome::Done)
+}
+
+/// The purge, hourly.
+pub fn periodic() -> Option<Periodic> {
+    NewJob::new(&PurgeExpiredContexts {}).ok().map(|job| Periodic {
+        name: "purge_contexts",
+        every: Duration::from_secs(3600),
+        job,
+    })
 }

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod extract;
 pub mod health;
+pub mod sidebar;
 pub mod webhooks;
 
 use axum::Router;
@@ -32,6 +33,7 @@ pub fn router(state: AppState, extra: Extra) -> Router {
         .merge(health::router())
         .nest("/api/v1", api::v1::router())
         .merge(webhooks::router())
+        .merge(sidebar::router())
         .with_state(state);
     let app = match extra {
         Some(extra) => app.merge(extra),

@@ -14,5 +14,6 @@ mod context_store;
 mod embedded_sandbox;
 mod health;
 mod inbox;
+mod incidences_api;
 mod jobs;
 mod orders;

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use domain::callback::{self, CallbackAction, CallbackState, Transition};
+use domain::money::Money;
 use domain::phone::{self, Country};
 use domain::routing::{self, RouteDecision, SupportChannel};
 use serde::{Deserialize, Serialize};
@@ -103,9 +104,9 @@ async fn request(
             .and_then(|p| phone::parse(p, country).ok()),
     };
 
-    let (cart_value, event_type) = ctx.as_ref().map_or((Default::default(), None), |c| {
-        (c.cart.cart_value, c.cart.event_type.clone())
-    });
+    let (cart_value, event_type) = ctx
+        .as_ref()
+        .map_or((Money::ZERO, None), |c| (c.cart.cart_value, c.cart.event_type.clone()));
     let decision = routing::route(cart_value, event_type.as_deref(), &tenant.settings.routing);
     routing::check_channel(
         &decision,

@@ -104,19 +104,23 @@ pub struct IdText(pub String);
 
 impl<'de> Deserialize<'de> for IdText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Int(i64),
-            UInt(u64),
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = IdText;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IdText, E> {
+                Ok(IdText(v.to_owned()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IdText, E> {
+                Ok(IdText(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<IdText, E> {
+                Ok(IdText(v.to_string()))
+            }
         }
-        match Raw::deserialize(d) {
-            Ok(Raw::Text(s)) => Ok(IdText(s)),
-            Ok(Raw::Int(n)) => Ok(IdText(n.to_string())),
-            Ok(Raw::UInt(n)) => Ok(IdText(n.to_string())),
-            Err(_) => Err(serde::de::Error::custom("must be a string or an integer")),
-        }
+        d.deserialize_any(Visitor)
     }
 }
 
