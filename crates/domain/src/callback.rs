@@ -124,13 +124,20 @@ mod tests {
     use super::*;
     use CallbackState::*;
 
+    type Case = (
+        CallbackState,
+        Option<&'static str>,
+        CallbackAction,
+        Result<Transition, &'static str>,
+    );
+
     fn claim(by: &str) -> CallbackAction {
         CallbackAction::Claim { by: by.to_owned() }
     }
 
     #[test]
     fn every_state_and_action() {
-        let cases: Vec<(CallbackState, Option<&str>, CallbackAction, Result<Transition, &str>)> = vec![
+        let cases: Vec<Case> = vec![
             (Pending, None, claim("asha"), Ok(Transition::To(Claimed))),
             (Pending, None, CallbackAction::Complete, Ok(Transition::To(Completed))),
             (Pending, None, CallbackAction::Cancel, Ok(Transition::To(Cancelled))),

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use super::gate::Provider;
-use super::{gated, job_error, same_text, tenant_of};
+use super::{admit, gated, job_error, observe, same_text, tenant_of};
 use crate::clock;
 use crate::db::deliveries::{self, Delivery, Kind, State};
 use crate::db::incidences::{self as repo, Stored, SyncUpdate};
@@ -152,12 +152,11 @@ impl Relay {
                 self.delivered(inc.id, &d, &message_id).await?;
                 continue;
             }
+            admit(&self.state, &self.tenant, Provider::Freshchat).await?;
             deliveries::mark_sending(db, tenant, d.id, clock::now()).await?;
             let message = OutgoingMessage::agent_text(agent.clone(), d.body.clone());
-            let sent = gated(&self.state, &self.tenant, Provider::Freshchat, || {
-                self.fc.client.send_message(conversation, &message)
-            })
-            .await?;
+            let sent = self.fc.client.send_message(conversation, &message).await;
+            observe(&self.state, &self.tenant, Provider::Freshchat, &sent).await?;
             match sent {
                 Ok(m) => self.delivered(inc.id, &d, &m.id).await?,
                 Err(e) if e.outcome_unknown() => {

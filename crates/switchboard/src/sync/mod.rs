@@ -58,9 +58,50 @@ pub fn same_text(a: &str, b: &str) -> bool {
     a.split_whitespace().eq(b.split_whitespace())
 }
 
-/// Makes one provider call if the gate admits it. The outer error is "not now" (paced or held by
-/// a `Retry-After`); the inner result is the provider's answer. A 429 holds the gate for every
-/// worker before it is returned.
+/// Waits for the gate: `Err(RateLimited)` when the tenant's calls to `provider` are paced or
+/// held by a `Retry-After`. Call it before recording the intent of a write, so that a write that
+/// was never attempted is never taken for one whose answer was lost.
+pub async fn admit(state: &AppState, tenant: &Tenant, provider: gate::Provider) -> Result<(), JobError> {
+    let per_minute = match provider {
+        gate::Provider::Freshdesk => tenant.settings.freshdesk.calls_per_minute,
+        // Freshchat publishes no budget: only its Retry-After is honoured.
+        gate::Provider::Freshchat => 0,
+    };
+    match state
+        .gates
+        .admit(&state.db, tenant.id, provider, per_minute, crate::clock::now())
+        .await?
+    {
+        Ok(()) => Ok(()),
+        Err(wait) => Err(JobError::RateLimited {
+            wait,
+            reason: format!("{} calls paced", provider.as_str()),
+        }),
+    }
+}
+
+/// Records what a call's answer says about the gate: a 429 holds every worker's calls to the
+/// provider for the tenant until its `Retry-After` has passed.
+pub async fn observe<T>(
+    state: &AppState,
+    tenant: &Tenant,
+    provider: gate::Provider,
+    result: &Result<T, ProviderError>,
+) -> Result<(), JobError> {
+    if let Err(e) = result
+        && let ErrorKind::RateLimited { retry_after } = e.kind()
+    {
+        let wait = retry_after.unwrap_or(Duration::from_secs(60));
+        let until = crate::clock::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::minutes(1));
+        state
+            .gates
+            .hold(&state.db, tenant.id, provider, until, &e.to_string())
+            .await?;
+    }
+    Ok(())
+}
+
+/// A read (or any call with no intent to record): admitted, made, observed.
 pub async fn gated<T, F, Fut>(
     state: &AppState,
     tenant: &Tenant,
@@ -71,32 +112,8 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<T, ProviderError>>,
 {
-    let per_minute = match provider {
-        gate::Provider::Freshdesk => tenant.settings.freshdesk.calls_per_minute,
-        // Freshchat publishes no budget: only its Retry-After is honoured.
-        gate::Provider::Freshchat => 0,
-    };
-    let now = crate::clock::now();
-    if let Err(wait) = state
-        .gates
-        .admit(&state.db, tenant.id, provider, per_minute, now)
-        .await?
-    {
-        return Err(JobError::RateLimited {
-            wait,
-            reason: format!("{} calls paced", provider.as_str()),
-        });
-    }
+    admit(state, tenant, provider).await?;
     let result = call().await;
-    if let Err(e) = &result
-        && let ErrorKind::RateLimited { retry_after } = e.kind()
-    {
-        let wait = retry_after.unwrap_or(Duration::from_secs(60));
-        let until = crate::clock::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::minutes(1));
-        state
-            .gates
-            .hold(&state.db, tenant.id, provider, until, &e.to_string())
-            .await?;
-    }
+    observe(state, tenant, provider, &result).await?;
     Ok(result)
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::gate::Provider;
-use super::{gated, job_error, same_text, tenant_of};
+use super::{admit, gated, job_error, observe, same_text, tenant_of};
 use crate::clock;
 use crate::db::deliveries::{self, Delivery, Kind, State};
 use crate::db::incidences::{self as repo, Stored, SyncUpdate};
@@ -182,8 +182,9 @@ impl Syncer {
             )
         };
 
-        // The intent, committed before the call: if this run dies or the answer is lost, the
-        // next run searches before creating again.
+        // Admitted first, then the intent, committed before the call: if this run dies or the
+        // answer is lost, the next run searches before creating again.
+        admit(&self.state, &self.tenant, Provider::Freshdesk).await?;
         let mut tx = db.begin().await?;
         let intent = SyncUpdate {
             ticket_create_started_at: Some(Some(now)),
@@ -193,10 +194,9 @@ impl Syncer {
         repo::update_sync(&mut tx, tenant, inc.id, &intent, now).await?;
         tx.commit().await?;
 
-        match self
-            .call("creating the ticket", || self.fd.client.create_ticket(&new))
-            .await?
-        {
+        let created = self.fd.client.create_ticket(&new).await;
+        observe(&self.state, &self.tenant, Provider::Freshdesk, &created).await?;
+        match created {
             Ok(created) => {
                 let id = i64::try_from(created.value.id)
                     .map_err(|_| JobError::Permanent("ticket id out of range".into()))?;
@@ -299,12 +299,12 @@ impl Syncer {
                     continue;
                 }
             }
+            admit(&self.state, &self.tenant, Provider::Freshdesk).await?;
             deliveries::mark_sending(db, tenant, d.id, clock::now()).await?;
             let note = NewNote::public_incoming(ticket::note_html(&d.body));
-            match self
-                .call("adding a note", || self.fd.client.add_note(ticket, &note))
-                .await?
-            {
+            let added = self.fd.client.add_note(ticket, &note).await;
+            observe(&self.state, &self.tenant, Provider::Freshdesk, &added).await?;
+            match added {
                 Ok(created) => {
                     let mut tx = db.begin().await?;
                     deliveries::mark_sent(&mut tx, tenant, d.id, &created.value.id.to_string(), clock::now()).await?;

@@ -575,3 +575,44 @@ async fn an_unreadable_freshdesk_body_is_stored_and_answered_400() {
     let res = w.app.http.post(w.app.url(&format!("webhooks/{}/freshdesk", w.app.tenant.slug))).basic_auth("freshdesk", Some(&w.webhook_token)).body(r#"{"event":"status_changed","ticket_id":"999","conversation_id":"","status":"Open","tags":"","triggered_event":""}"#).send().await.unwrap();
     assert_eq!(res.status(), 200, "the token as the Basic-auth password works too");
 }
+
+#[tokio::test]
+async fn a_burst_is_paced_to_the_tenant_budget_instead_of_failing() {
+    let w = world().await;
+    let mut settings = w
+        .app
+        .state
+        .tenants
+        .by_id(w.app.tenant.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .settings
+        .clone();
+    settings.freshdesk.calls_per_minute = 60; // a burst of 6, then one a second
+    w.app
+        .state
+        .tenants
+        .update_settings(w.app.tenant.id, &settings, clock::now())
+        .await
+        .unwrap();
+    let texts: Vec<String> = (1..=10).map(|i| format!("message {i}")).collect();
+    let mut conv = String::new();
+    for t in &texts {
+        conv = w.sandbox.customer_says("u-burst", t).await.unwrap().conversation_id;
+    }
+    let ticket = w.until("the ticket", |w| w.ticket_for(&conv)).await;
+    let notes = w
+        .until("nine notes", |w| Some(w.note_texts(ticket.id)).filter(|n| n.len() >= 9))
+        .await;
+    assert_eq!(notes, texts[1..].to_vec());
+    let log = w.sandbox.inspect().requests(Some(Provider::Freshdesk));
+    assert!(log.iter().all(|r| r.status != 429), "paced below the provider's limit");
+    let writes: Vec<_> = log.iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(writes.len(), 10);
+    let spread = writes[9].received_at - writes[0].received_at;
+    assert!(
+        spread >= chrono::Duration::seconds(3),
+        "ten calls against a 6-call burst at 1/s take at least 3 s: {spread:?}"
+    );
+}
