@@ -495,20 +495,33 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         sandbox.set_freshdesk_webhook(Some(sandbox::FreshdeskWebhookTarget { url, auth }));
     }
     let addr = std::net::SocketAddr::new(args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
     let base = format!("http://{}/sandbox", listener.local_addr()?);
     let config = sandbox.config();
     println!("\nSwitchboard sandbox");
-    println!("  Freshchat API:  {base}/freshchat/v2   (FRESHCHAT_API_URL; token {})", config.freshchat_token);
-    println!("  Freshdesk API:  {base}/freshdesk/api/v2   (FRESHDESK_BASE_URL; API key {})", config.freshdesk_api_key);
+    println!(
+        "  Freshchat API:  {base}/freshchat/v2   (FRESHCHAT_API_URL; token {})",
+        config.freshchat_token
+    );
+    println!(
+        "  Freshdesk API:  {base}/freshdesk/api/v2   (FRESHDESK_BASE_URL; API key {})",
+        config.freshdesk_api_key
+    );
     println!("  Chat page:      {base}/chat?user=demo-customer");
     println!("  Desk page:      {base}/desk");
     println!("  Admin:          {base}/admin/state");
-    println!("  Webhook public key (FRESHCHAT_WEBHOOK_PUBLIC_KEY):\n{}\n", sandbox.freshchat_public_key_pem());
+    println!(
+        "  Webhook public key (FRESHCHAT_WEBHOOK_PUBLIC_KEY):\n{}\n",
+        sandbox.freshchat_public_key_pem()
+    );
     let shutdown = CancellationToken::new();
     startup::cancel_on_signal(shutdown.clone());
     let app = axum::Router::new().nest("/sandbox", sandbox.router());
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
     Ok(())
 }
 

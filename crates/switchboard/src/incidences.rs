@@ -7,7 +7,7 @@ use domain::incidence::{self, Channel, Closing, ConversationEvent, Effect, Event
 use tracing::debug;
 
 use crate::clock;
-use crate::db::deliveries::{self, Kind};
+use crate::db::deliveries::{self, Kind, NewDelivery};
 use crate::db::incidences::{self as repo, Stored};
 use crate::db::{DbError, DbResult, Tx};
 use crate::jobs::queue;
@@ -118,7 +118,14 @@ async fn enqueue_effect(
         Effect::CopyToTicket { message_key, text, at } => {
             // Ordered by when the customer wrote it; a redelivered message is already recorded.
             let seq = at.timestamp_micros();
-            if deliveries::add(tx, tenant, inc.id, Kind::TicketNote, message_key, seq, text, now).await? {
+            let note = NewDelivery {
+                incidence: inc.id,
+                kind: Kind::TicketNote,
+                source_ref: message_key,
+                seq,
+                body: text,
+            };
+            if deliveries::add(tx, tenant, note, now).await? {
                 queue::enqueue(tx, sync::ticket::job(tenant, inc.id)?, now).await?;
             }
         }

@@ -4,8 +4,10 @@
 //!
 //! Each customer has a slot with its own async lock, held across the read-change-write so two
 //! updates of one customer never lose each other; customers never wait on each other's I/O (the
-//! map's own lock is held only to find a slot). One process owns the live values: several
-//! `serve`/`worker` processes sharing a database use the Redis store instead.
+//! map's own lock is held only to find a slot). Only values this process wrote are served from
+//! memory; others are read from the database, so a separate `worker` process sees what `serve`
+//! wrote. One process writes a customer's context: several `serve` processes sharing a database
+//! use the Redis store instead.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -86,7 +88,7 @@ impl MemoryStore {
         Ok(slot)
     }
 
-    /// The live entry in a locked slot, loading it on first use; `None` when absent or expired.
+    /// The live entry in a locked slot, loading it if needed; `None` when absent or expired.
     async fn current(
         &self,
         loaded: &mut Option<Option<Entry>>,
@@ -115,6 +117,12 @@ impl ContextStore for MemoryStore {
         Box::pin(async move {
             let slot = self.slot(tenant, user)?;
             let mut loaded = slot.lock().await;
+            if loaded.is_none() {
+                // Not written here: another process may be writing it, so it is not kept.
+                let now = (self.clock)();
+                let entry = load(&self.db, tenant, user).await?;
+                return Ok(entry.filter(|e| e.expires_at > now).map(|e| e.ctx));
+            }
             self.current(&mut loaded, tenant, user).await
         })
     }

@@ -61,28 +61,31 @@ pub struct Delivery {
     pub attempted_at: Option<DateTime<Utc>>,
 }
 
+/// A write to record.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDelivery<'a> {
+    pub incidence: IncidenceId,
+    pub kind: Kind,
+    /// What it copies (a message id, a helpdesk conversation id): recorded once.
+    pub source_ref: &'a str,
+    /// Its place in the order of sending.
+    pub seq: i64,
+    pub body: &'a str,
+}
+
 /// Records a write to make; false when it is already recorded.
-pub async fn add(
-    tx: &mut Tx,
-    tenant: TenantId,
-    incidence: IncidenceId,
-    kind: Kind,
-    source_ref: &str,
-    seq: i64,
-    body: &str,
-    now: DateTime<Utc>,
-) -> DbResult<bool> {
+pub async fn add(tx: &mut Tx, tenant: TenantId, d: NewDelivery<'_>, now: DateTime<Utc>) -> DbResult<bool> {
     const SQL: &str = "INSERT INTO deliveries (id, tenant_id, incidence_id, kind, source_ref, seq, body, state, created_at) \
                        VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT (incidence_id, kind, source_ref) DO NOTHING";
     let n = on_tx!(tx, conn => {
         sqlx::query(SQL)
             .bind(Uuid::now_v7())
             .bind(tenant.as_uuid())
-            .bind(incidence.as_uuid())
-            .bind(kind.as_str())
-            .bind(source_ref)
-            .bind(seq)
-            .bind(body)
+            .bind(d.incidence.as_uuid())
+            .bind(d.kind.as_str())
+            .bind(d.source_ref)
+            .bind(d.seq)
+            .bind(d.body)
             .bind(now)
             .execute(conn)
             .await

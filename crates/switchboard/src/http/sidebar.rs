@@ -178,10 +178,10 @@ fn authorize(
 }
 
 async fn find(state: &AppState, tenant: &Tenant, ticket: &str, conversation: &str) -> ApiResult<Option<Stored>> {
-    if let Ok(t) = ticket.parse::<i64>() {
-        if let Some(s) = repo::by_ticket(&state.db, tenant.id, t).await? {
-            return Ok(Some(s));
-        }
+    if let Ok(t) = ticket.parse::<i64>()
+        && let Some(s) = repo::by_ticket(&state.db, tenant.id, t).await?
+    {
+        return Ok(Some(s));
     }
     match ConversationId::parse(conversation) {
         Ok(c) => Ok(repo::by_conversation(&state.db, tenant.id, Channel::InAppChat, &c).await?),

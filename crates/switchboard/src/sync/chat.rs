@@ -17,7 +17,7 @@ use tracing::info;
 use super::gate::Provider;
 use super::{admit, gated, job_error, observe, same_text, tenant_of};
 use crate::clock;
-use crate::db::deliveries::{self, Delivery, Kind, State};
+use crate::db::deliveries::{self, Delivery, Kind, NewDelivery, State};
 use crate::db::incidences::{self as repo, Stored, SyncUpdate};
 use crate::db::{DbError, DbResult};
 use crate::integrations::Freshchat;
@@ -131,7 +131,14 @@ impl Relay {
             // Ordered by when the agent wrote it; replies of one second keep Freshdesk's order
             // through the rows' time-ordered ids.
             let seq = c.created_at.unwrap_or(now).timestamp_micros();
-            deliveries::add(&mut tx, tenant, inc, Kind::ChatReply, &source_ref, seq, &text, now).await?;
+            let reply = NewDelivery {
+                incidence: inc,
+                kind: Kind::ChatReply,
+                source_ref: &source_ref,
+                seq,
+                body: &text,
+            };
+            deliveries::add(&mut tx, tenant, reply, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -276,17 +283,15 @@ pub async fn queue_message(
     let now = clock::now();
     let source = uuid::Uuid::now_v7();
     let mut tx = state.db.begin().await?;
-    deliveries::add(
-        &mut tx,
-        tenant,
+    let source_ref = format!("api:{source}");
+    let message = NewDelivery {
         incidence,
-        Kind::ChatReply,
-        &format!("api:{source}"),
-        now.timestamp_micros(),
-        text,
-        now,
-    )
-    .await?;
+        kind: Kind::ChatReply,
+        source_ref: &source_ref,
+        seq: now.timestamp_micros(),
+        body: text,
+    };
+    deliveries::add(&mut tx, tenant, message, now).await?;
     crate::jobs::queue::enqueue(&mut tx, job(tenant, incidence, None)?, now).await?;
     tx.commit().await?;
     Ok(source)

@@ -291,13 +291,13 @@ impl Syncer {
     async fn send_notes(&self, stored: &Stored, ticket: u64) -> Result<(), JobError> {
         let (db, tenant, inc) = (&self.state.db, self.tenant.id, stored.incidence.id);
         for d in deliveries::unsent(db, tenant, inc, Kind::TicketNote).await? {
-            if d.state == State::Sending {
-                if let Some(note_id) = self.find_sent_note(inc, ticket, &d).await? {
-                    let mut tx = db.begin().await?;
-                    deliveries::mark_sent(&mut tx, tenant, d.id, &note_id.to_string(), clock::now()).await?;
-                    tx.commit().await?;
-                    continue;
-                }
+            if d.state == State::Sending
+                && let Some(note_id) = self.find_sent_note(inc, ticket, &d).await?
+            {
+                let mut tx = db.begin().await?;
+                deliveries::mark_sent(&mut tx, tenant, d.id, &note_id.to_string(), clock::now()).await?;
+                tx.commit().await?;
+                continue;
             }
             admit(&self.state, &self.tenant, Provider::Freshdesk).await?;
             deliveries::mark_sending(db, tenant, d.id, clock::now()).await?;

@@ -18,7 +18,7 @@ async fn known_customer(w: &World, user: &str) {
     let settings = w.app.tenant.settings.context.clone();
     let cart = CartUpdate::new(
         Money::from_minor(3_249_950),
-        vec![CartItem::new("P-1".into(), "Royal platter".into(), 130, Money::from_minor(25_000)).unwrap()],
+        vec![CartItem::new("P-1", "Royal platter", 130, Money::from_minor(25_000)).unwrap()],
     )
     .unwrap();
     let now = clock::now();
@@ -150,13 +150,11 @@ async fn the_whole_conversation() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let detail = w
-        .until("the incidence closed", |w| {
-            let sandbox_conv = w.sandbox.inspect().conversation(&conv)?;
-            (sandbox_conv.status == sandbox::freshchat::model::ConversationStatus::Resolved).then_some(())
-        })
-        .await;
-    let _ = detail;
+    w.until("the incidence closed", |w| {
+        let sandbox_conv = w.sandbox.inspect().conversation(&conv)?;
+        (sandbox_conv.status == sandbox::freshchat::model::ConversationStatus::Resolved).then_some(())
+    })
+    .await;
     let body: serde_json::Value = w
         .app
         .get(&format!("api/v1/incidences/{id}"), Some(&w.app.secret_key))

@@ -194,6 +194,21 @@ async fn the_in_process_store_persists_and_expires_without_sleeping() {
     assert!(after_purge.get(tenant, &u).await.unwrap().is_none());
 }
 
+#[tokio::test]
+async fn another_process_reads_what_this_one_wrote() {
+    let (app, tenant, _) = two_tenants().await;
+    let serve = MemoryStore::new(app.state.db.clone(), Duration::from_secs(600));
+    let worker = MemoryStore::new(app.state.db.clone(), Duration::from_secs(600));
+    let u = user("split");
+    let now = clock::now();
+    serve.update(tenant, &u, screen(&u, "MENU", now)).await.unwrap();
+    let seen = worker.get(tenant, &u).await.unwrap().unwrap();
+    assert_eq!(seen.current_screen(), Some("MENU"));
+    serve.update(tenant, &u, screen(&u, "CHECKOUT", now)).await.unwrap();
+    let seen = worker.get(tenant, &u).await.unwrap().unwrap();
+    assert_eq!(seen.current_screen(), Some("CHECKOUT"), "not a stale copy");
+}
+
 async fn redis_store(ttl: Duration) -> Option<(RedisStore, String)> {
     let Some(url) = std::env::var("TEST_REDIS_URL").ok().filter(|u| !u.is_empty()) else {
         eprintln!("TEST_REDIS_URL is not set: skipping the Redis context store tests");
