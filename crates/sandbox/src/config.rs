@@ -52,6 +52,9 @@ pub struct SandboxConfig {
     /// `{{helpdesk_name}}` and the Freshdesk domain used in ticket URLs.
     pub helpdesk_name: String,
     pub freshdesk_domain: String,
+    /// The first ticket id handed out. A sandbox restarted against the same database should
+    /// not hand out ids it handed out before (real Freshdesk never reuses one).
+    pub first_ticket_id: u64,
 }
 
 impl Default for SandboxConfig {
@@ -87,6 +90,7 @@ impl Default for SandboxConfig {
             signing_key_pkcs8: None,
             helpdesk_name: "Switchboard Sandbox".into(),
             freshdesk_domain: "sandbox.freshdesk.com".into(),
+            first_ticket_id: 1,
         }
     }
 }

@@ -47,9 +47,14 @@ fn random_token() -> anyhow::Result<String> {
 
 /// Builds the sandbox and connects the `default` tenant to it at `base` (Switchboard's own URL).
 pub async fn start(state: &AppState, base: &Url) -> anyhow::Result<Sandbox> {
+    // The fakes keep no state across restarts while the database does: start ticket ids past any
+    // an earlier run handed out (unless it made more than a ticket a microsecond). Still below
+    // 2^53, so the ids survive JavaScript.
+    let first_ticket_id = u64::try_from(crate::clock::now().timestamp_micros()).unwrap_or(1);
     let config = SandboxConfig {
         freshchat_token: random_token()?,
         freshdesk_api_key: random_token()?,
+        first_ticket_id,
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::new(config).context("starting the sandbox")?;

@@ -71,7 +71,7 @@ impl FreshdeskStore {
                     email: a.email.clone(),
                 })
                 .collect(),
-            next_ticket: 1,
+            next_ticket: config.first_ticket_id.max(1),
             // Ids above 2^32 catch clients that squeeze Freshdesk ids into 32 bits.
             next_conversation: 43_010_000_001,
             next_contact: 43_020_000_001,
