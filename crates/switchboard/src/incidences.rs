@@ -100,6 +100,12 @@ async fn try_record(
     for effect in &decision.effects {
         enqueue_effect(&mut tx, tenant.id, &inc, effect, now).await?;
     }
+    // The customer just reached out: agents see their live context in Freshchat at once.
+    if stored.is_none()
+        && let Some(user) = inc.user_id()
+    {
+        queue::enqueue(&mut tx, crate::context_store::push::job(tenant.id, user, now)?, now).await?;
+    }
     tx.commit().await?;
     Ok(Some(Recorded {
         incidence: inc,

@@ -99,6 +99,17 @@ async fn the_whole_conversation() {
     assert_eq!(contact.email.as_deref(), Some("asha@example.com"));
     assert!(ticket.description.contains("Hello, I need help with my wedding order"));
 
+    // Agents see the customer's live context in Freshchat as soon as the chat starts.
+    let properties = w
+        .until("the live context on the Freshchat user", |w| {
+            let user = w.sandbox.inspect().user_by_reference("asha")?;
+            let props: std::collections::HashMap<String, String> = user.properties.iter().map(|p| (p.name.clone(), p.value.clone())).collect();
+            props.contains_key("cart_value").then_some(props)
+        })
+        .await;
+    assert_eq!(properties["cart_value"], "32499.5");
+    assert_eq!(properties["current_screen"], "CHECKOUT");
+
     // More messages → notes, in the order written.
     w.sandbox.customer_says("asha", "It is for 130 guests").await.unwrap();
     w.sandbox
