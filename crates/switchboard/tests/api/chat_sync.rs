@@ -103,7 +103,11 @@ async fn the_whole_conversation() {
     let properties = w
         .until("the live context on the Freshchat user", |w| {
             let user = w.sandbox.inspect().user_by_reference("asha")?;
-            let props: std::collections::HashMap<String, String> = user.properties.iter().map(|p| (p.name.clone(), p.value.clone())).collect();
+            let props: std::collections::HashMap<String, String> = user
+                .properties
+                .iter()
+                .map(|p| (p.name.clone(), p.value.clone()))
+                .collect();
             props.contains_key("cart_value").then_some(props)
         })
         .await;
@@ -624,4 +628,98 @@ async fn a_burst_is_paced_to_the_tenant_budget_instead_of_failing() {
         spread >= chrono::Duration::seconds(3),
         "ten calls against a 6-call burst at 1/s take at least 3 s: {spread:?}"
     );
+}
+
+#[tokio::test]
+async fn an_hmac_signed_event_it_cannot_understand_is_stored_with_the_reason() {
+    let w = world().await;
+    let secret = "relay-shared-secret";
+    let creds = switchboard::credentials::FreshchatCredentials {
+        api_url: url::Url::parse(&format!("{}freshchat/v2", w.sandbox_base)).unwrap(),
+        app_id: None,
+        api_token: secrecy::SecretString::from(w.sandbox.config().freshchat_token.clone()),
+        webhook_public_key: None,
+        webhook_secret: Some(secrecy::SecretString::from(secret.to_owned())),
+    };
+    w.app.state.integrations.store(w.app.tenant.id, &creds).await.unwrap();
+    let body = br#"{"actor":{"actor_type":"user","actor_id":"u1"},"action":"user_create","action_time":"2026-11-22T10:00:00.000Z","data":{"user":{"id":"u1"}}}"#;
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    let signature = hex::encode(aws_lc_rs::hmac::sign(&key, body).as_ref());
+    let url = w.app.url(&format!("webhooks/{}/freshchat", w.app.tenant.slug));
+    let res = w
+        .app
+        .http
+        .post(&url)
+        .header("x-freshchat-signature", &signature)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "authentic: acknowledged, so Freshchat does not retry it forever"
+    );
+    let receipt: serde_json::Value = res.json().await.unwrap();
+    let id: uuid::Uuid = receipt["event_id"].as_str().unwrap().parse().unwrap();
+    let stored = inbox::get(&w.app.state.db, w.app.tenant.id, id).await.unwrap().unwrap();
+    assert_eq!(stored.state, EventState::Failed);
+    assert!(
+        stored.error.as_deref().unwrap().contains("user_create"),
+        "{:?}",
+        stored.error
+    );
+    // A wrong HMAC is refused.
+    let res = w
+        .app
+        .http
+        .post(&url)
+        .header("x-freshchat-signature", "00".repeat(32))
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn a_ticket_freshdesk_refuses_is_reported_on_the_timeline_with_the_field() {
+    // This helpdesk lacks the order-stage field: Freshdesk answers 400 invalid_field.
+    let mut config = SandboxConfig::default();
+    config.ticket_fields.retain(|f| f.name != "cf_order_stage");
+    let w = world_with(config, &[]).await;
+    let chat = w.sandbox.customer_says("u-refused", "hello").await.unwrap();
+    let conversation = domain::ids::ConversationId::parse(&chat.conversation_id).unwrap();
+    let db = w.app.state.db.clone();
+    let found = crate::helpers::eventually(std::time::Duration::from_secs(30), async || {
+        let stored = repo::by_conversation(
+            &db,
+            w.app.tenant.id,
+            domain::incidence::Channel::InAppChat,
+            &conversation,
+        )
+        .await
+        .unwrap()?;
+        let timeline = repo::timeline(&db, w.app.tenant.id, stored.incidence.id).await.unwrap();
+        timeline.into_iter().find(|e| e.kind == "ERROR")
+    })
+    .await;
+    let text = found.content.unwrap();
+    assert!(text.contains("cf_order_stage"), "{text}");
+    let dead = crate::helpers::eventually(std::time::Duration::from_secs(10), async || {
+        let jobs = switchboard::jobs::queue::list(
+            &w.app.state.db,
+            switchboard::jobs::queue::Owner::Tenant(w.app.tenant.id),
+            &switchboard::jobs::queue::ListFilter {
+                state: Some(switchboard::jobs::JobState::Dead),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        jobs.into_iter().find(|j| j.kind == "ticket.sync")
+    })
+    .await;
+    assert!(dead.last_error.unwrap().contains("cf_order_stage"));
+    assert!(w.sandbox.inspect().tickets().is_empty());
 }

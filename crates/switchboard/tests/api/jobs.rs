@@ -558,3 +558,69 @@ async fn cancelled_jobs_do_not_run() {
         .unwrap();
     assert_eq!(res.status(), 409);
 }
+
+/// Waits for a go-ahead before finishing; reports when it starts.
+struct Gated {
+    started: mpsc::UnboundedSender<i64>,
+    go: Arc<tokio::sync::Notify>,
+}
+impl JobHandler for Gated {
+    fn handle<'a>(&'a self, job: &'a Job, _ctx: JobContext) -> BoxFuture<'a, JobResult> {
+        let _ = self.started.send(job.id);
+        Box::pin(async move {
+            self.go.notified().await;
+            Ok(Outcome::Done)
+        })
+    }
+}
+
+async fn run_and_stop(grace: Duration, let_finish: bool) -> switchboard::jobs::JobRecord {
+    let app = spawn_app().await;
+    let id = queue::enqueue_now(&app.state.db, probe(&app, 1), clock::now())
+        .await
+        .unwrap()
+        .unwrap();
+    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let go = Arc::new(tokio::sync::Notify::new());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut options = switchboard::startup::worker_options(&app.state.config, scope(&app));
+    options.shutdown_grace = grace;
+    let worker = switchboard::jobs::worker::Worker::new(
+        app.state.db.clone(),
+        Arc::new(Gated {
+            started: started_tx,
+            go: go.clone(),
+        }),
+        options,
+    );
+    let running = tokio::spawn(worker.run(stop.clone()));
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(30), started.recv())
+            .await
+            .unwrap(),
+        Some(id)
+    );
+    stop.cancel();
+    if let_finish {
+        go.notify_one();
+    }
+    tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .unwrap()
+        .unwrap();
+    queue::get(&app.state.db, Owner::Operator, id).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn shutdown_lets_running_jobs_finish_within_the_grace_period() {
+    let job = run_and_stop(Duration::from_secs(30), true).await;
+    assert_eq!((job.state, job.attempts), (JobState::Done, 1));
+}
+
+#[tokio::test]
+async fn shutdown_hands_back_jobs_that_do_not_finish_in_time() {
+    let job = run_and_stop(Duration::ZERO, false).await;
+    // Queued again at once, for another worker, and this run did not count as an attempt.
+    assert_eq!((job.state, job.attempts), (JobState::Queued, 0));
+    assert!(job.run_at <= clock::now());
+}
