@@ -154,3 +154,78 @@ async fn credentials_round_trip_and_fail_closed_for_another_tenant() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn integrations_are_write_only_and_validated() {
+    let app = spawn_app_without_worker().await;
+    let put = |path: &'static str, body: serde_json::Value| {
+        let req = app.http.put(app.url(path)).bearer_auth(&app.secret_key).json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let res = put("api/v1/integrations/freshdesk", serde_json::json!({ "domain": "acme", "api_key": "fd-secret-key-123456", "webhook_token": "a-long-webhook-token-000" })).await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["freshdesk"]["base_url"], "https://acme.freshdesk.com/api/v2");
+    assert_eq!(body["freshdesk"]["api_key"], "••••3456");
+    assert!(
+        !body.to_string().contains("fd-secret-key-123456") && !body.to_string().contains("a-long-webhook-token-000")
+    );
+    assert!(
+        body["webhook_urls"]["freshdesk"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("webhooks/{}/freshdesk", app.tenant.slug))
+    );
+
+    for (path, bad, field) in [
+        (
+            "api/v1/integrations/freshdesk",
+            serde_json::json!({ "api_key": "k" }),
+            "base_url",
+        ),
+        (
+            "api/v1/integrations/freshdesk",
+            serde_json::json!({ "domain": "acme", "api_key": "k", "webhook_token": "short" }),
+            "webhook_token",
+        ),
+        (
+            "api/v1/integrations/freshchat",
+            serde_json::json!({ "api_url": "ftp://x", "api_token": "t" }),
+            "api_url",
+        ),
+        (
+            "api/v1/integrations/freshchat",
+            serde_json::json!({ "api_url": "https://api.freshchat.com/v2", "api_token": "t", "webhook_public_key": "not a key" }),
+            "webhook_public_key",
+        ),
+    ] {
+        let res = put(path, bad).await;
+        assert_eq!(res.status(), 422);
+        let p: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(p["errors"][0]["field"], field);
+    }
+    // A publishable key cannot touch integrations.
+    let res = app
+        .http
+        .get(app.url("api/v1/integrations"))
+        .bearer_auth(&app.publishable_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = app
+        .http
+        .delete(app.url("api/v1/integrations/freshdesk"))
+        .bearer_auth(&app.secret_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let body: serde_json::Value = app
+        .get("api/v1/integrations", Some(&app.secret_key))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body["freshdesk"].is_null());
+}

@@ -6,6 +6,7 @@ pub mod context;
 pub mod freshdesk;
 pub mod incidences;
 pub mod input;
+pub mod integrations;
 pub mod jobs;
 pub mod me;
 pub mod messages;
@@ -26,4 +27,5 @@ pub fn router() -> Router<AppState> {
         .merge(channel::router())
         .merge(calls::router())
         .merge(orders::router())
+        .merge(integrations::router())
 }
