@@ -229,3 +229,65 @@ async fn integrations_are_write_only_and_validated() {
         .unwrap();
     assert!(body["freshdesk"].is_null());
 }
+
+#[tokio::test]
+async fn settings_are_patched_validated_and_shown_in_currency() {
+    let app = spawn_app_without_worker().await;
+    let patch = |body: serde_json::Value| {
+        let req = app
+            .http
+            .patch(app.url("api/v1/settings"))
+            .bearer_auth(&app.secret_key)
+            .json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let shown: serde_json::Value = app
+        .get("api/v1/settings", Some(&app.secret_key))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["routing"]["low_threshold"], serde_json::json!(5000));
+    let res =
+        patch(serde_json::json!({ "routing": { "low_threshold": 4999.5 }, "freshdesk": { "calls_per_minute": 700 } }))
+            .await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["routing"]["low_threshold"], serde_json::json!(4999.5));
+    assert_eq!(
+        body["routing"]["high_threshold"],
+        serde_json::json!(25000),
+        "untouched keys keep their values"
+    );
+    assert_eq!(body["freshdesk"]["calls_per_minute"], 700);
+    // Typos, bad amounts and inconsistent thresholds are refused by name; nothing changes.
+    for (bad, field) in [
+        (
+            serde_json::json!({ "routing": { "low_treshold": 1 } }),
+            "routing.low_treshold",
+        ),
+        (serde_json::json!({ "agent_hourly_rate": -1 }), "agent_hourly_rate"),
+        (serde_json::json!({ "routing": { "low_threshold": 30000 } }), "routing"),
+    ] {
+        let res = patch(bad).await;
+        assert_eq!(res.status(), 422);
+        let p: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(p["errors"][0]["field"], field);
+    }
+    let shown: serde_json::Value = app
+        .get("api/v1/settings", Some(&app.secret_key))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["routing"]["low_threshold"], serde_json::json!(4999.5));
+    let res = app
+        .http
+        .patch(app.url("api/v1/settings"))
+        .bearer_auth(&app.publishable_key)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod me;
 pub mod messages;
 pub mod orders;
+pub mod settings;
 
 use axum::Router;
 
@@ -28,4 +29,5 @@ pub fn router() -> Router<AppState> {
         .merge(calls::router())
         .merge(orders::router())
         .merge(integrations::router())
+        .merge(settings::router())
 }
