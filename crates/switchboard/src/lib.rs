@@ -1,6 +1,7 @@
 //! Switchboard: the service. See the README for what it does and ARCHITECTURE.md for its shape.
 
 pub mod auth;
+pub mod batch;
 pub mod callbacks;
 pub mod cli;
 pub mod clock;

@@ -116,6 +116,7 @@ pub async fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         keys: KeyCache::new(db.clone()),
         contexts: crate::context_store::from_config(&config, &db).await?,
         gates: Arc::new(crate::sync::gate::Gates::new()),
+        ingest: crate::inbox::ingest::Ingest::start(db.clone(), config.ingest_queue),
         db,
         master_key,
         http,
@@ -126,7 +127,7 @@ pub async fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
 /// Every job kind this build runs.
 pub fn registry(state: &AppState) -> Registry {
     let mut registry = Registry::new();
-    let processors = inbox::Processors::default()
+    let processors = inbox::Processors::new(state.db.clone())
         .with(
             inbox::Provider::Freshchat,
             Arc::new(process::freshchat::FreshchatEvents { state: state.clone() }),

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::context_store::ContextStore;
 use crate::crypto::MasterKey;
 use crate::db::Db;
+use crate::inbox::ingest::Ingest;
 use crate::integrations::Integrations;
 use crate::sync::gate::Gates;
 use crate::tenants::TenantDirectory;
@@ -25,6 +26,8 @@ pub struct Services {
     pub integrations: Integrations,
     /// One HTTP client for every provider call (connection pooling, TLS sessions).
     pub http: reqwest::Client,
+    /// Webhook acceptance, group-committed.
+    pub ingest: Ingest,
     /// Provider pacing and Retry-After holds.
     pub gates: Arc<Gates>,
     /// Live customer context.

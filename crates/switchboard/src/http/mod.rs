@@ -3,6 +3,7 @@
 pub mod api;
 pub mod extract;
 pub mod health;
+pub mod routes;
 pub mod sidebar;
 pub mod webhooks;
 
@@ -26,15 +27,19 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Extra routes mounted next to Switchboard's own (the sandbox, when enabled).
 pub type Extra = Option<Router>;
 
-pub fn router(state: AppState, extra: Extra) -> Router {
-    let max_body = state.config.max_body_bytes;
-    let timeout = state.config.request_timeout;
-    let app = Router::new()
+/// Every route Switchboard serves (without the sandbox's).
+pub fn routes() -> routes::Routes {
+    routes::Routes::new()
         .merge(health::router())
         .nest("/api/v1", api::v1::router())
         .merge(webhooks::router())
         .merge(sidebar::router())
-        .with_state(state);
+}
+
+pub fn router(state: AppState, extra: Extra) -> Router {
+    let max_body = state.config.max_body_bytes;
+    let timeout = state.config.request_timeout;
+    let app = routes().into_parts().0.with_state(state);
     let app = match extra {
         Some(extra) => app.merge(extra),
         None => app,

@@ -9,11 +9,10 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use base64::Engine;
 use chrono::DateTime;
 use domain::ids::{ConversationId, IncidenceId, TenantId};
@@ -25,13 +24,14 @@ use serde_json::json;
 use crate::db::incidences::{self as repo, Stored};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, SecretCaller};
+use crate::http::routes::Routes;
 use crate::state::AppState;
 use crate::tenants::Tenant;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/freshdesk/sidebar", get(sidebar))
-        .route("/api/v1/freshdesk/sidebar-link", get(link))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/freshdesk/sidebar", sidebar)
+        .get("/api/v1/freshdesk/sidebar-link", link)
 }
 
 const TOKEN_PURPOSE: &str = "freshdesk-sidebar-token";

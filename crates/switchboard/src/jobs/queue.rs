@@ -227,6 +227,38 @@ pub async fn complete(db: &Db, id: JobId, worker: &str, now: DateTime<Utc>) -> D
     Ok(n == 1)
 }
 
+/// Marks several of `worker`'s jobs done in one statement; returns those it still held.
+pub async fn complete_many(db: &Db, worker: &str, ids: &[JobId], now: DateTime<Utc>) -> DbResult<Vec<JobId>> {
+    const PG: &str = concat!(
+        "UPDATE jobs SET state = 'done', locked_until = NULL, locked_by = NULL, updated_at = $3, finished_at = $3 ",
+        "WHERE id = ANY($1) AND locked_by = $2 AND state = 'running' RETURNING id"
+    );
+    // SQLite has no arrays: the ids travel as a JSON array.
+    const SQLITE: &str = concat!(
+        "UPDATE jobs SET state = 'done', locked_until = NULL, locked_by = NULL, updated_at = $3, finished_at = $3 ",
+        "WHERE id IN (SELECT value FROM json_each($1)) AND locked_by = $2 AND state = 'running' RETURNING id"
+    );
+    Ok(match db.pool() {
+        Pool::Pg(pool) => {
+            sqlx::query_scalar(PG)
+                .bind(ids)
+                .bind(worker)
+                .bind(now)
+                .fetch_all(pool)
+                .await?
+        }
+        Pool::Sqlite(pool) => {
+            let json = serde_json::to_string(ids).map_err(DbError::corrupt)?;
+            sqlx::query_scalar(SQLITE)
+                .bind(json)
+                .bind(worker)
+                .bind(now)
+                .fetch_all(pool)
+                .await?
+        }
+    })
+}
+
 /// Records a failed run: back to `queued` at `retry_at`, or `dead` when `permanent` or out of
 /// attempts.
 pub async fn fail(

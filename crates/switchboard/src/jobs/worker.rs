@@ -12,7 +12,8 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::queue::{self, ClaimScope};
 use super::registry::{JobContext, JobHandler};
-use super::{Job, JobError, JobState, Outcome, backoff};
+use super::{Job, JobError, JobId, JobState, Outcome, backoff};
+use crate::batch::Batcher;
 use crate::clock;
 use crate::db::{Db, JOBS_CHANNEL, Pool};
 
@@ -42,6 +43,8 @@ pub struct Worker {
     db: Db,
     handler: Arc<dyn JobHandler>,
     opts: WorkerOptions,
+    /// Completions of concurrent jobs share one statement.
+    completions: Batcher<JobId, Result<bool, String>>,
 }
 
 /// What happened to one run, reported back to the loop.
@@ -49,7 +52,22 @@ struct Finished;
 
 impl Worker {
     pub fn new(db: Db, handler: Arc<dyn JobHandler>, opts: WorkerOptions) -> Self {
-        Self { db, handler, opts }
+        let (d, worker) = (db.clone(), opts.id.clone());
+        let completions = Batcher::start(opts.concurrency.max(16) * 4, 256, 1, move |ids: Vec<JobId>| {
+            let (d, worker) = (d.clone(), worker.clone());
+            async move {
+                match queue::complete_many(&d, &worker, &ids, clock::now()).await {
+                    Ok(done) => ids.iter().map(|id| Ok(done.contains(id))).collect(),
+                    Err(e) => vec![Err(e.to_string()); ids.len()],
+                }
+            }
+        });
+        Self {
+            db,
+            handler,
+            opts,
+            completions,
+        }
     }
 
     /// Runs until `shutdown` is cancelled, then stops claiming, lets running jobs finish within
@@ -148,6 +166,7 @@ impl Worker {
         let handler = self.handler.clone();
         let worker = self.opts.id.clone();
         let retry_base = self.opts.retry_base;
+        let completions = self.completions.clone();
         let span = info_span!("job", id = job.id, kind = %job.kind, tenant = ?job.tenant_id, attempt = job.attempt);
         async move {
             let ctx = JobContext {
@@ -163,13 +182,20 @@ impl Worker {
                 .await
                 .unwrap_or_else(|_| Err(JobError::Retryable("the job handler panicked".into())));
             let now = clock::now();
-            let recorded = match &result {
-                Ok(Outcome::Done) => queue::complete(&db, job.id, &worker, now).await,
+            let recorded: Result<bool, String> = match &result {
+                Ok(Outcome::Done) => completions
+                    .submit_waiting(job.id)
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string())),
                 Ok(Outcome::RunAgainAfter(wait)) => {
-                    queue::reschedule(&db, job.id, &worker, now + chrono_wait(*wait), None, now).await
+                    queue::reschedule(&db, job.id, &worker, now + chrono_wait(*wait), None, now)
+                        .await
+                        .map_err(|e| e.to_string())
                 }
                 Err(JobError::RateLimited { wait, reason }) => {
-                    queue::reschedule(&db, job.id, &worker, now + chrono_wait(*wait), Some(reason), now).await
+                    queue::reschedule(&db, job.id, &worker, now + chrono_wait(*wait), Some(reason), now)
+                        .await
+                        .map_err(|e| e.to_string())
                 }
                 Err(JobError::Retryable(msg)) => {
                     let retry_at = now + chrono_wait(backoff(job.attempt, fastrand::f64(), retry_base));
@@ -183,12 +209,14 @@ impl Worker {
                             }
                             s.is_some()
                         })
+                        .map_err(|e| e.to_string())
                 }
                 Err(JobError::Permanent(msg)) => {
                     error!(error = %msg, "job failed permanently and is dead");
                     queue::fail(&db, job.id, &worker, msg, now, true, now)
                         .await
                         .map(|s| s.is_some())
+                        .map_err(|e| e.to_string())
                 }
             };
             match recorded {

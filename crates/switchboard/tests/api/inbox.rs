@@ -47,7 +47,7 @@ fn event(app: &TestApp, key: &str, body: &[u8]) -> NewEvent {
 
 fn start(app: &TestApp) -> Arc<Counting> {
     let processor = Arc::new(Counting::default());
-    let processors = Processors::default().with(Provider::Freshchat, processor.clone());
+    let processors = Processors::new(app.state.db.clone()).with(Provider::Freshchat, processor.clone());
     let mut registry = Registry::new();
     registry.register(move |job: inbox::ProcessEvent, ctx| {
         let processors = processors.clone();

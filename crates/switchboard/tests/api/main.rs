@@ -15,5 +15,6 @@ mod embedded_sandbox;
 mod health;
 mod inbox;
 mod incidences_api;
+mod isolation;
 mod jobs;
 mod orders;

@@ -69,5 +69,7 @@ async fn receive(state: AppState, slug: &str, headers: HeaderMap, body: Bytes) -
         received_at: crate::clock::now(),
         initial,
     };
-    Ok(Json(inbox::accept(&state.db, event).await?.into()))
+    Ok(Json(
+        state.ingest.accept(event).await.map_err(super::unavailable)?.into(),
+    ))
 }

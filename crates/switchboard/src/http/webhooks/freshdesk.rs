@@ -89,7 +89,7 @@ async fn receive(
         received_at: crate::clock::now(),
         initial: initial.clone(),
     };
-    let receipt = inbox::accept(&state.db, event).await?;
+    let receipt = state.ingest.accept(event).await.map_err(super::unavailable)?;
     match initial {
         Initial::Rejected(why) => Err(ApiError::BadRequest(format!(
             "{why} (stored as event {})",

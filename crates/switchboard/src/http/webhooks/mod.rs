@@ -6,22 +6,21 @@ pub mod freshdesk;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::post;
 use domain::ids::TenantSlug;
 use serde::Serialize;
 
 use crate::error::ApiError;
+use crate::http::routes::Routes;
 use crate::inbox::Accepted;
 use crate::state::AppState;
 use crate::tenants::Tenant;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/webhooks/freshchat", post(freshchat::for_default))
-        .route("/webhooks/{tenant}/freshchat", post(freshchat::for_tenant))
-        .route("/webhooks/freshdesk", post(freshdesk::for_default))
-        .route("/webhooks/{tenant}/freshdesk", post(freshdesk::for_tenant))
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/webhooks/freshchat", freshchat::for_default)
+        .post("/webhooks/{tenant}/freshchat", freshchat::for_tenant)
+        .post("/webhooks/freshdesk", freshdesk::for_default)
+        .post("/webhooks/{tenant}/freshdesk", freshdesk::for_tenant)
 }
 
 async fn tenant(state: &AppState, slug: &str) -> Result<Arc<Tenant>, ApiError> {
@@ -56,6 +55,15 @@ impl From<Accepted> for Receipt {
             },
         }
     }
+}
+
+/// Not stored, so not accepted: the provider retries after the `Retry-After` (a 503, never a
+/// 500, per §15).
+fn unavailable(e: crate::inbox::ingest::IngestError) -> ApiError {
+    if let crate::inbox::ingest::IngestError::Failed(why) = &e {
+        tracing::error!(error = %why, "a webhook could not be stored");
+    }
+    ApiError::Unavailable { retry_after_secs: 1 }
 }
 
 /// A stable key for a body that could not be read: the same bytes delivered twice are one event.

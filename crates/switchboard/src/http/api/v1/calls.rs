@@ -2,10 +2,9 @@
 //! or secret key) — allowed only when routing offers CALL for their current cart; staff list the
 //! pending ones and claim, complete or cancel them (secret key).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use domain::callback::{self, CallbackAction, CallbackState, Transition};
 use domain::money::Money;
@@ -20,17 +19,18 @@ use crate::callbacks::{self, CallbackRequest};
 use crate::clock;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiPath, ApiQuery, Caller, SecretCaller};
+use crate::http::routes::Routes;
 use crate::state::AppState;
 use crate::tenants::Tenant;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/call/request", post(request))
-        .route("/call/pending", get(pending))
-        .route("/call/{id}", get(show))
-        .route("/call/{id}/claim", post(claim))
-        .route("/call/{id}/complete", post(complete))
-        .route("/call/{id}/cancel", post(cancel))
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/call/request", request)
+        .get("/call/pending", pending)
+        .get("/call/{id}", show)
+        .post("/call/{id}/claim", claim)
+        .post("/call/{id}/complete", complete)
+        .post("/call/{id}/cancel", cancel)
 }
 
 /// A callback request as the API shows it (money as a decimal number).

@@ -1,18 +1,17 @@
 //! `POST /api/v1/channel/route` (SPEC §6): which support channels an order of this value (and
 //! event type) gets. Publishable or secret key.
 
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use domain::routing::{self, RouteDecision};
 use serde::Deserialize;
 
 use super::input::{Body, amount, optional_text};
 use crate::error::ApiResult;
 use crate::http::extract::Caller;
-use crate::state::AppState;
+use crate::http::routes::Routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/channel/route", post(route))
+pub fn router() -> Routes {
+    Routes::new().post("/channel/route", route)
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use domain::context::{
     self, CartInput, ContextView, CustomerContext, FrictionSignal, ProfileInput, ProfileUpdate, ScreenView, SignalInput,
@@ -26,17 +25,18 @@ use crate::context_store::{Update, push};
 use crate::error::{ApiError, ApiResult};
 use crate::friction_signals::{self, NewSignal};
 use crate::http::extract::{ApiPath, ApiQuery, Caller};
+use crate::http::routes::Routes;
 use crate::state::AppState;
 use crate::tenants::Tenant;
 use crate::{clock, context_store};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/context/{user_id}", get(show))
-        .route("/context/{user_id}/screen", put(screen))
-        .route("/context/{user_id}/cart", put(cart))
-        .route("/context/{user_id}/profile", put(profile))
-        .route("/context/{user_id}/friction-signal", post(signal))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/context/{user_id}", show)
+        .put("/context/{user_id}/screen", screen)
+        .put("/context/{user_id}/cart", cart)
+        .put("/context/{user_id}/profile", profile)
+        .post("/context/{user_id}/friction-signal", signal)
 }
 
 /// The friction verdict every update answers with.

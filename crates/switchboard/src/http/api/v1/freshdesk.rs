@@ -1,10 +1,9 @@
 //! `/api/v1/freshdesk`: push an incidence's context into its ticket now (creating the ticket if
 //! it was never created), or every open incidence's as a job with progress.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use domain::ids::IncidenceId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -12,16 +11,17 @@ use serde_json::{Value, json};
 use crate::db::incidences as repo;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, SecretCaller};
+use crate::http::routes::Routes;
 use crate::jobs::{NewJob, queue};
 use crate::state::AppState;
 use crate::sync::all::SyncAll;
 use crate::sync::ticket::{TicketSync, spec_job};
 use crate::tenants::Tenant;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/freshdesk/sync", post(sync_one))
-        .route("/freshdesk/sync-all", post(sync_all))
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/freshdesk/sync", sync_one)
+        .post("/freshdesk/sync-all", sync_all)
 }
 
 #[derive(Debug, Deserialize)]

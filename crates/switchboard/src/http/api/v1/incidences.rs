@@ -1,8 +1,7 @@
 //! `/api/v1/incidences`: list (filters, cursor pagination), one with its timeline, close.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use domain::ids::IncidenceId;
@@ -14,14 +13,15 @@ use serde_json::{Value, json};
 use crate::db::incidences::{self as repo, ListFilter, Summary};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, SecretCaller};
+use crate::http::routes::Routes;
 use crate::incidences;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/incidences", get(list))
-        .route("/incidences/{id}", get(show))
-        .route("/incidences/{id}/close", post(close))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/incidences", list)
+        .get("/incidences/{id}", show)
+        .post("/incidences/{id}/close", close)
 }
 
 #[derive(Debug, Deserialize)]

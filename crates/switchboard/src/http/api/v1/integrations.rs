@@ -1,10 +1,9 @@
 //! `/api/v1/integrations`: connect a tenant's Freshchat and Freshdesk. Secrets are write-only:
 //! they are sealed on the way in and shown masked on the way out.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use providers::freshchat::FreshchatPublicKey;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -15,14 +14,17 @@ use super::input::Body;
 use crate::credentials::{self, CredentialKind, FreshchatCredentials, FreshdeskCredentials};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::SecretCaller;
+use crate::http::routes::Routes;
 use crate::state::AppState;
 use crate::tenants::Tenant;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/integrations", get(show))
-        .route("/integrations/freshchat", put(put_freshchat).delete(remove_freshchat))
-        .route("/integrations/freshdesk", put(put_freshdesk).delete(remove_freshdesk))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/integrations", show)
+        .put("/integrations/freshchat", put_freshchat)
+        .delete("/integrations/freshchat", remove_freshchat)
+        .put("/integrations/freshdesk", put_freshdesk)
+        .delete("/integrations/freshdesk", remove_freshdesk)
 }
 
 /// `••••abcd`: enough to recognise a secret, never enough to use it.

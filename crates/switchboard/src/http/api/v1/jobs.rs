@@ -1,22 +1,22 @@
 //! `/api/v1/jobs`: the tenant's background jobs, their progress, and retry/cancel.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiPath, ApiQuery, SecretCaller};
+use crate::http::routes::Routes;
 use crate::jobs::queue::{self, ListFilter, Owner};
 use crate::jobs::{JobId, JobRecord, JobState};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/jobs", get(list))
-        .route("/jobs/{id}", get(show))
-        .route("/jobs/{id}/retry", post(retry))
-        .route("/jobs/{id}/cancel", post(cancel))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/jobs", list)
+        .get("/jobs/{id}", show)
+        .post("/jobs/{id}/retry", retry)
+        .post("/jobs/{id}/cancel", cancel)
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,14 +1,13 @@
 //! `GET /api/v1/me`: which tenant and key a request is made with.
 
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{Value, json};
 
 use crate::http::extract::Caller;
-use crate::state::AppState;
+use crate::http::routes::Routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/me", get(me))
+pub fn router() -> Routes {
+    Routes::new().get("/me", me)
 }
 
 async fn me(caller: Caller) -> Json<Value> {

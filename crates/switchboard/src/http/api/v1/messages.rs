@@ -1,10 +1,9 @@
 //! `POST /api/v1/messages/send`: a message to the customer's chat from Switchboard (the
 //! dashboard's reply box), sent by a job like every provider call.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use domain::ids::{ConversationId, IncidenceId};
 use domain::incidence::Channel;
 use serde::Deserialize;
@@ -13,10 +12,11 @@ use serde_json::{Value, json};
 use crate::db::incidences as repo;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, SecretCaller};
+use crate::http::routes::Routes;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/messages/send", post(send))
+pub fn router() -> Routes {
+    Routes::new().post("/messages/send", send)
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,12 +13,10 @@ pub mod messages;
 pub mod orders;
 pub mod settings;
 
-use axum::Router;
+use crate::http::routes::Routes;
 
-use crate::state::AppState;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .merge(me::router())
         .merge(jobs::router())
         .merge(incidences::router())

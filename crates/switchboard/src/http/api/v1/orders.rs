@@ -3,10 +3,9 @@
 //! or value updates it. A placed or modified order is linked to the customer's incidence of the
 //! assisted window before it (whose `order_impact` it sets), and the live context learns it.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::context::{self, CustomerContext};
 use domain::ids::{IncidenceId, UserId};
@@ -20,15 +19,14 @@ use crate::clock;
 use crate::context_store::push;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiPath, SecretCaller};
+use crate::http::routes::Routes;
 use crate::incidences::RecordError;
 use crate::orders::{self, Order};
 use crate::state::AppState;
 use crate::tenants::Tenant;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/orders", post(report))
-        .route("/orders/{order_id}", get(show))
+pub fn router() -> Routes {
+    Routes::new().post("/orders", report).get("/orders/{order_id}", show)
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,20 +2,20 @@
 //! tenant's routing thresholds, friction weights, feature flags, Freshdesk field names and pace.
 //! Amounts are decimal numbers in the tenant's currency, as everywhere in the API.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use domain::money::Money;
 use serde_json::{Map, Value};
 
 use super::input::Body;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::SecretCaller;
+use crate::http::routes::Routes;
 use crate::state::AppState;
 use crate::tenants::{Tenant, TenantSettings};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/settings", get(show).patch(patch))
+pub fn router() -> Routes {
+    Routes::new().get("/settings", show).patch("/settings", patch)
 }
 
 /// Settings that hold money: stored in minor units, shown as decimals.

@@ -2,6 +2,8 @@
 //! by a job enqueued in the same transaction. Nothing accepted is lost; a duplicate delivery is
 //! acknowledged and not processed twice; stored events can be replayed after a fix.
 
+pub mod ingest;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -11,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::db::{Db, DbError, DbResult, on_db, on_tx};
+use crate::batch::Batcher;
+use crate::db::{Db, DbError, DbResult, Tx, on_db, on_tx};
 use crate::jobs::registry::{BoxFuture, JobContext, JobResult};
 use crate::jobs::{JobError, JobSpec, NewJob, Outcome, priority, queue};
 
@@ -149,6 +152,14 @@ impl JobSpec for ProcessEvent {
 
 /// Stores the event and, unless rejected, its processing job — in one transaction.
 pub async fn accept(db: &Db, event: NewEvent) -> DbResult<Accepted> {
+    let mut tx = db.begin().await?;
+    let accepted = accept_in(&mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(accepted)
+}
+
+/// The inserts of [`accept`] inside the caller's transaction (several events can share one).
+pub async fn accept_in(tx: &mut Tx, event: &NewEvent) -> DbResult<Accepted> {
     const INSERT: &str = "INSERT INTO inbox_events (id, tenant_id, provider, dedupe_key, headers, body, received_at, state, error) \
                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, provider, dedupe_key) DO NOTHING";
     const EXISTING: &str = "SELECT id FROM inbox_events WHERE tenant_id = $1 AND provider = $2 AND dedupe_key = $3";
@@ -159,7 +170,6 @@ pub async fn accept(db: &Db, event: NewEvent) -> DbResult<Accepted> {
         Initial::Rejected(why) => (EventState::Rejected, Some(why.as_str())),
     };
     let headers: HashMap<&str, &str> = event.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut tx = db.begin().await?;
     let inserted = on_tx!(tx, conn => {
         sqlx::query(INSERT)
             .bind(id)
@@ -182,18 +192,12 @@ pub async fn accept(db: &Db, event: NewEvent) -> DbResult<Accepted> {
                 .fetch_one(conn)
                 .await
         })?;
-        tx.rollback().await?;
         return Ok(Accepted::Duplicate(existing));
     }
     if state == EventState::Pending {
-        queue::enqueue(
-            &mut tx,
-            process_job(event.tenant_id, id, event.ordering_key.as_deref())?,
-            event.received_at,
-        )
-        .await?;
+        let job = process_job(event.tenant_id, id, event.ordering_key.as_deref())?;
+        queue::enqueue(tx, job, event.received_at).await?;
     }
-    tx.commit().await?;
     Ok(Accepted::New(id))
 }
 
@@ -274,8 +278,8 @@ pub async fn get(db: &Db, tenant: TenantId, id: Uuid) -> DbResult<Option<InboxEv
 }
 
 /// Records how processing ended.
-pub async fn finish(
-    db: &Db,
+async fn finish_in(
+    tx: &mut Tx,
     tenant: TenantId,
     id: Uuid,
     state: EventState,
@@ -284,8 +288,8 @@ pub async fn finish(
 ) -> DbResult<()> {
     const SQL: &str =
         "UPDATE inbox_events SET state = $3, error = $4, processed_at = $5 WHERE tenant_id = $1 AND id = $2";
-    on_db!(db, pool => {
-        sqlx::query(SQL).bind(tenant.as_uuid()).bind(id).bind(state.as_str()).bind(error).bind(now).execute(pool).await.map(|r| r.rows_affected())
+    on_tx!(tx, conn => {
+        sqlx::query(SQL).bind(tenant.as_uuid()).bind(id).bind(state.as_str()).bind(error).bind(now).execute(conn).await.map(|r| r.rows_affected())
     })?;
     Ok(())
 }
@@ -356,12 +360,62 @@ pub trait EventProcessor: Send + Sync + 'static {
 }
 
 /// Processors by provider.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct Processors {
     by_provider: HashMap<Provider, Arc<dyn EventProcessor>>,
+    /// The "processed" marks of concurrent jobs share one transaction.
+    marks: Batcher<Mark, Result<(), String>>,
+}
+
+/// How an event's processing ended, to record.
+#[derive(Debug)]
+struct Mark {
+    tenant: TenantId,
+    id: Uuid,
+    state: EventState,
+    error: Option<String>,
 }
 
 impl Processors {
+    pub fn new(db: Db) -> Self {
+        let marks = Batcher::start(4096, 256, 1, move |marks: Vec<Mark>| {
+            let db = db.clone();
+            async move {
+                let n = marks.len();
+                let stored = async {
+                    let mut tx = db.begin().await?;
+                    let now = crate::clock::now();
+                    for m in &marks {
+                        finish_in(&mut tx, m.tenant, m.id, m.state, m.error.as_deref(), now).await?;
+                    }
+                    tx.commit().await
+                };
+                match stored.await {
+                    Ok(()) => vec![Ok(()); n],
+                    Err(e) => vec![Err(e.to_string()); n],
+                }
+            }
+        });
+        Self {
+            by_provider: HashMap::new(),
+            marks,
+        }
+    }
+
+    async fn finish(&self, tenant: TenantId, id: Uuid, state: EventState, error: Option<&str>) -> Result<(), JobError> {
+        let mark = Mark {
+            tenant,
+            id,
+            state,
+            error: error.map(str::to_owned),
+        };
+        match self.marks.submit_waiting(mark).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(JobError::Retryable(format!("recording the event's state: {e}"))),
+            Err(e) => Err(JobError::Retryable(format!("recording the event's state: {e}"))),
+        }
+    }
+
     pub fn with(mut self, provider: Provider, processor: Arc<dyn EventProcessor>) -> Self {
         self.by_provider.insert(provider, processor);
         self
@@ -375,24 +429,22 @@ impl Processors {
         let Some(event) = get(&ctx.db, tenant, job.event_id).await? else {
             return Err(JobError::Permanent(format!("event {} is not stored", job.event_id)));
         };
-        let now = crate::clock::now();
         let Some(processor) = self.by_provider.get(&event.provider) else {
             let msg = format!("no processor for {} events", event.provider.as_str());
-            finish(&ctx.db, tenant, event.id, EventState::Failed, Some(&msg), now).await?;
+            self.finish(tenant, event.id, EventState::Failed, Some(&msg)).await?;
             return Ok(Outcome::Done);
         };
         match processor.process(&event).await {
-            Ok(Disposition::Processed) => finish(&ctx.db, tenant, event.id, EventState::Processed, None, now).await?,
-            Ok(Disposition::Ignored(why)) => {
-                finish(&ctx.db, tenant, event.id, EventState::Ignored, Some(&why), now).await?
-            }
+            Ok(Disposition::Processed) => self.finish(tenant, event.id, EventState::Processed, None).await?,
+            Ok(Disposition::Ignored(why)) => self.finish(tenant, event.id, EventState::Ignored, Some(&why)).await?,
             Err(ProcessError::Invalid(why)) => {
                 tracing::warn!(event = %event.id, reason = %why, "stored event cannot be processed");
-                finish(&ctx.db, tenant, event.id, EventState::Failed, Some(&why), now).await?;
+                self.finish(tenant, event.id, EventState::Failed, Some(&why)).await?;
             }
             Err(ProcessError::Job(e)) => {
                 if ctx.last_attempt() {
-                    finish(&ctx.db, tenant, event.id, EventState::Failed, Some(&e.to_string()), now).await?;
+                    self.finish(tenant, event.id, EventState::Failed, Some(&e.to_string()))
+                        .await?;
                 }
                 return Err(e);
             }
