@@ -1,100 +1,33 @@
+//! Operator commands: tenants, API keys, jobs, stored events.
+
 //! The `switchboard` command.
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Subcommand};
 use domain::ids::TenantSlug;
 use domain::money::Currency;
-use tokio_util::sync::CancellationToken;
 
 use crate::auth::api_keys::{self, KeyKind};
-use crate::config::Config;
+use crate::clock;
 use crate::inbox::{self, Provider, ReplayFilter};
-use crate::jobs::queue::{self, ClaimScope, ListFilter, Owner};
-use crate::jobs::worker::Worker;
+use crate::jobs::queue::{self, ListFilter, Owner};
 use crate::jobs::{JobId, JobState};
-use crate::startup::{self, Application, ServeOptions};
 use crate::state::AppState;
-use crate::tenants::{NewTenant, Tenant};
-use crate::{clock, telemetry};
+use crate::tenants::NewTenant;
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "switchboard",
-    version,
-    about = "Support-led ordering backend: chat ↔ helpdesk sync, customer context, durable jobs"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use super::find_tenant;
 
 #[derive(Debug, Subcommand)]
-enum Command {
-    /// Serve the HTTP API and webhooks (and run a job worker unless --no-worker).
-    Serve {
-        #[arg(long)]
-        no_worker: bool,
-        /// Refuse to start instead of migrating an older schema.
-        #[arg(long)]
-        no_migrate: bool,
-    },
-    /// Run a job worker only.
-    Worker {
-        /// Only this tenant's jobs.
-        #[arg(long)]
-        tenant: Option<String>,
-        #[arg(long)]
-        concurrency: Option<usize>,
-    },
-    /// Apply database migrations.
-    Migrate,
-    /// Manage tenants.
-    #[command(subcommand)]
-    Tenant(TenantCommand),
-    /// Manage API keys.
-    #[command(subcommand)]
-    Apikey(ApikeyCommand),
-    /// Inspect and steer background jobs.
-    #[command(subcommand)]
-    Jobs(JobsCommand),
-    /// Stored webhook events.
-    #[command(subcommand)]
-    Events(EventsCommand),
-    /// Validate the configuration and reach the database.
-    Check,
-    /// Run the provider sandbox alone (fake Freshchat and Freshdesk under /sandbox).
-    Sandbox(SandboxArgs),
-}
-
-#[derive(Debug, Args)]
-struct SandboxArgs {
-    #[arg(long, default_value_t = 9000)]
-    port: u16,
-    #[arg(long, default_value = "127.0.0.1")]
-    host: std::net::IpAddr,
-    /// Where to post Freshchat webhooks, e.g. http://127.0.0.1:8000/webhooks/freshchat
-    #[arg(long)]
-    freshchat_webhook: Option<url::Url>,
-    /// Where to post Freshdesk automation webhooks, e.g. http://127.0.0.1:8000/webhooks/freshdesk
-    #[arg(long)]
-    freshdesk_webhook: Option<url::Url>,
-    /// The token the Freshdesk webhooks carry (as `?token=`).
-    #[arg(long)]
-    freshdesk_token: Option<String>,
-}
-
-#[derive(Debug, Subcommand)]
-enum TenantCommand {
+pub(crate) enum TenantCommand {
     Create(TenantCreate),
     List,
 }
 
 #[derive(Debug, Args)]
-struct TenantCreate {
+pub(crate) struct TenantCreate {
     /// URL-safe name: lowercase letters, digits, '-'.
     slug: String,
     #[arg(long)]
@@ -106,7 +39,7 @@ struct TenantCreate {
 }
 
 #[derive(Debug, Subcommand)]
-enum ApikeyCommand {
+pub(crate) enum ApikeyCommand {
     /// Create a key and print it (once: only its hash is stored).
     Create {
         #[arg(long)]
@@ -128,7 +61,7 @@ enum ApikeyCommand {
 }
 
 #[derive(Debug, Subcommand)]
-enum JobsCommand {
+pub(crate) enum JobsCommand {
     List {
         #[arg(long)]
         state: Option<String>,
@@ -144,7 +77,7 @@ enum JobsCommand {
 }
 
 #[derive(Debug, Subcommand)]
-enum EventsCommand {
+pub(crate) enum EventsCommand {
     /// Process stored webhook events again (after a fix).
     Replay {
         #[arg(long)]
@@ -157,140 +90,7 @@ enum EventsCommand {
     },
 }
 
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let config = match Config::load() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("switchboard: configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    telemetry::init(config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("switchboard: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli.command, config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("switchboard: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run(command: Command, config: Config) -> anyhow::Result<()> {
-    match command {
-        Command::Serve { no_worker, no_migrate } => {
-            serve(
-                config,
-                ServeOptions {
-                    migrate: !no_migrate,
-                    worker: !no_worker,
-                },
-            )
-            .await
-        }
-        Command::Worker { tenant, concurrency } => worker(config, tenant, concurrency).await,
-        Command::Migrate => {
-            startup::connect(&config, true).await?;
-            println!("migrations applied");
-            Ok(())
-        }
-        Command::Tenant(cmd) => tenant(cmd, &cli_state(config).await?).await,
-        Command::Apikey(cmd) => apikey(cmd, &cli_state(config).await?).await,
-        Command::Jobs(cmd) => jobs(cmd, &cli_state(config).await?).await,
-        Command::Events(cmd) => events(cmd, &cli_state(config).await?).await,
-        Command::Sandbox(args) => sandbox(args).await,
-        Command::Check => {
-            let state = cli_state(config).await?;
-            state.db.ping().await?;
-            println!(
-                "configuration valid; database reachable and migrated ({:?})",
-                state.db.backend()
-            );
-            Ok(())
-        }
-    }
-}
-
-async fn cli_state(config: Config) -> anyhow::Result<AppState> {
-    let db = startup::connect(&config, false).await?;
-    startup::state(config, db).await
-}
-
-async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
-    let app = Application::build(config, options).await?;
-    let state = app.state().clone();
-    let base = app.base_url().clone();
-    let tenant = state
-        .tenants
-        .by_slug(TenantSlug::DEFAULT)
-        .await?
-        .context("default tenant")?;
-    // A fresh demo key each start: keys are stored hashed, so an old one cannot be shown again.
-    api_keys::revoke_demo_and_create(&state.db, tenant.id, clock::now())
-        .await
-        .map(|(secret, publishable)| {
-            println!("\nSwitchboard is running");
-            println!("  API:        {base}api/v1/me");
-            println!("  Health:     {base}healthz");
-            println!("  Webhooks:   {base}webhooks/freshchat  ·  {base}webhooks/freshdesk");
-            println!("  Demo keys for tenant 'default' (valid until the next start):");
-            println!("    secret:      {secret}");
-            println!("    publishable: {publishable}");
-            println!("  Try: curl -H 'Authorization: Bearer {secret}' {base}api/v1/me");
-        })?;
-    if app.sandbox().is_some() {
-        println!("  Sandbox (no real Freshchat/Freshdesk configured — everything runs locally):");
-        println!("    customer chat: {base}sandbox/chat?user=demo-customer");
-        println!("    helpdesk:      {base}sandbox/desk");
-    }
-    println!();
-    let shutdown = CancellationToken::new();
-    startup::cancel_on_signal(shutdown.clone());
-    app.run(shutdown).await
-}
-
-async fn worker(config: Config, tenant: Option<String>, concurrency: Option<usize>) -> anyhow::Result<()> {
-    let state = cli_state(config).await?;
-    let scope = ClaimScope {
-        tenant: match tenant {
-            Some(slug) => Some(find_tenant(&state, &slug).await?.id),
-            None => None,
-        },
-    };
-    let mut options = startup::worker_options(&state.config, scope);
-    if let Some(n) = concurrency {
-        options.concurrency = n.max(1);
-    }
-    let registry = std::sync::Arc::new(startup::registry(&state));
-    let shutdown = CancellationToken::new();
-    startup::cancel_on_signal(shutdown.clone());
-    let scheduled = tokio::spawn(crate::jobs::schedule::run(
-        state.db.clone(),
-        crate::jobs::schedule::defaults(),
-        shutdown.clone(),
-    ));
-    Worker::new(state.db.clone(), registry, options).run(shutdown).await;
-    let _ = scheduled.await;
-    state.db.close().await;
-    Ok(())
-}
-
-async fn find_tenant(state: &AppState, slug: &str) -> anyhow::Result<std::sync::Arc<Tenant>> {
-    state
-        .tenants
-        .by_slug(slug)
-        .await?
-        .with_context(|| format!("no tenant named '{slug}' (see `switchboard tenant list`)"))
-}
-
-async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
+pub(crate) async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
     match cmd {
         TenantCommand::Create(c) => {
             let new = NewTenant {
@@ -327,7 +127,7 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn apikey(cmd: ApikeyCommand, state: &AppState) -> anyhow::Result<()> {
+pub(crate) async fn apikey(cmd: ApikeyCommand, state: &AppState) -> anyhow::Result<()> {
     match cmd {
         ApikeyCommand::Create { tenant, kind, name } => {
             let t = find_tenant(state, &tenant).await?;
@@ -376,7 +176,7 @@ async fn apikey(cmd: ApikeyCommand, state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn jobs(cmd: JobsCommand, state: &AppState) -> anyhow::Result<()> {
+pub(crate) async fn jobs(cmd: JobsCommand, state: &AppState) -> anyhow::Result<()> {
     let now = clock::now();
     match cmd {
         JobsCommand::List {
@@ -443,7 +243,7 @@ async fn jobs(cmd: JobsCommand, state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn events(cmd: EventsCommand, state: &AppState) -> anyhow::Result<()> {
+pub(crate) async fn events(cmd: EventsCommand, state: &AppState) -> anyhow::Result<()> {
     match cmd {
         EventsCommand::Replay {
             provider,
@@ -481,47 +281,6 @@ async fn events(cmd: EventsCommand, state: &AppState) -> anyhow::Result<()> {
             println!("{total} events queued for processing; a running worker processes them");
         }
     }
-    Ok(())
-}
-
-async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
-    let sandbox = sandbox::Sandbox::new(sandbox::SandboxConfig::default())?;
-    sandbox.set_freshchat_webhook_url(args.freshchat_webhook.clone());
-    if let Some(url) = args.freshdesk_webhook.clone() {
-        let auth = match args.freshdesk_token.clone() {
-            Some(t) => sandbox::WebhookAuth::Token(t),
-            None => sandbox::WebhookAuth::None,
-        };
-        sandbox.set_freshdesk_webhook(Some(sandbox::FreshdeskWebhookTarget { url, auth }));
-    }
-    let addr = std::net::SocketAddr::new(args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
-    let base = format!("http://{}/sandbox", listener.local_addr()?);
-    let config = sandbox.config();
-    println!("\nSwitchboard sandbox");
-    println!(
-        "  Freshchat API:  {base}/freshchat/v2   (FRESHCHAT_API_URL; token {})",
-        config.freshchat_token
-    );
-    println!(
-        "  Freshdesk API:  {base}/freshdesk/api/v2   (FRESHDESK_BASE_URL; API key {})",
-        config.freshdesk_api_key
-    );
-    println!("  Chat page:      {base}/chat?user=demo-customer");
-    println!("  Desk page:      {base}/desk");
-    println!("  Admin:          {base}/admin/state");
-    println!(
-        "  Webhook public key (FRESHCHAT_WEBHOOK_PUBLIC_KEY):\n{}\n",
-        sandbox.freshchat_public_key_pem()
-    );
-    let shutdown = CancellationToken::new();
-    startup::cancel_on_signal(shutdown.clone());
-    let app = axum::Router::new().nest("/sandbox", sandbox.router());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
     Ok(())
 }
 
