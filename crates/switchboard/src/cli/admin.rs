@@ -320,10 +320,4 @@ mod tests {
         assert!(parse_since("yesterday", now).is_err());
         assert!(parse_since("5w", now).is_err());
     }
-
-    #[test]
-    fn the_command_line_is_well_formed() {
-        use clap::CommandFactory;
-        Cli::command().debug_assert();
-    }
 }

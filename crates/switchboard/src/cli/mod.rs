@@ -202,3 +202,14 @@ pub(crate) async fn find_tenant(state: &AppState, slug: &str) -> anyhow::Result<
         .await?
         .with_context(|| format!("no tenant named '{slug}' (see `switchboard tenant list`)"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
