@@ -88,11 +88,14 @@ pub enum Pool {
     Pg(PgPool),
 }
 
-/// A handle to the database: the pool plus the in-process wake-up signal for job workers.
+/// A handle to the database: the pool plus the wake-up signals for job workers.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: Pool,
+    /// Wakes this process's workers.
     jobs_signal: Arc<watch::Sender<u64>>,
+    /// Tells other processes (PostgreSQL NOTIFY, sent by a background task).
+    notify_signal: Arc<watch::Sender<u64>>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -128,9 +131,14 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl(redact_url(url)));
         };
+        let notify_signal = Arc::new(watch::Sender::new(0));
+        if let Pool::Pg(pg) = &pool {
+            spawn_notifier(pg.clone(), notify_signal.subscribe());
+        }
         Ok(Db {
             pool,
             jobs_signal: Arc::new(watch::Sender::new(0)),
+            notify_signal,
         })
     }
 
@@ -152,9 +160,15 @@ impl Db {
         self.jobs_signal.subscribe()
     }
 
-    /// Wakes this process's workers.
+    /// Wakes this process's workers (used for notifications from other processes).
     pub fn wake_workers(&self) {
-        self.jobs_signal.send_modify(|v| *v = v.wrapping_add(1));
+        bump(&self.jobs_signal);
+    }
+
+    /// Jobs became due outside a transaction: wake workers here and elsewhere.
+    pub fn jobs_enqueued(&self) {
+        bump(&self.jobs_signal);
+        bump(&self.notify_signal);
     }
 
     fn migrator(&self) -> &'static sqlx::migrate::Migrator {
@@ -201,7 +215,7 @@ impl Db {
         Ok(Tx {
             inner,
             wake_workers: false,
-            jobs_signal: self.jobs_signal.clone(),
+            db: self.clone(),
         })
     }
 
@@ -214,7 +228,7 @@ impl Db {
 pub struct Tx {
     inner: TxInner,
     wake_workers: bool,
-    jobs_signal: Arc<watch::Sender<u64>>,
+    db: Db,
 }
 
 pub enum TxInner {
@@ -239,22 +253,13 @@ impl Tx {
         self.wake_workers = true;
     }
 
-    pub async fn commit(mut self) -> DbResult<()> {
-        if self.wake_workers
-            && let TxInner::Pg(t) = &mut self.inner
-        {
-            // Delivered to listeners only if, and when, the transaction commits.
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(JOBS_CHANNEL)
-                .execute(&mut **t)
-                .await?;
-        }
+    pub async fn commit(self) -> DbResult<()> {
         match self.inner {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::Pg(t) => t.commit().await?,
         }
         if self.wake_workers {
-            self.jobs_signal.send_modify(|v| *v = v.wrapping_add(1));
+            self.db.jobs_enqueued();
         }
         Ok(())
     }
@@ -266,6 +271,29 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+fn bump(signal: &watch::Sender<u64>) {
+    signal.send_modify(|v| *v = v.wrapping_add(1));
+}
+
+/// Sends `NOTIFY` after commits, outside them: a NOTIFY inside a transaction takes a lock that
+/// serialises every notifying commit in the database, and one notification per burst is enough
+/// (workers claim everything due when they wake). Many commits while one is being sent coalesce
+/// into the next.
+fn spawn_notifier(pool: PgPool, mut commits: watch::Receiver<u64>) {
+    tokio::spawn(async move {
+        while commits.changed().await.is_ok() {
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(JOBS_CHANNEL)
+                .execute(&pool)
+                .await
+            {
+                // Other processes' workers still poll.
+                tracing::warn!(error = %e, "could not notify other workers");
+            }
+        }
+    });
 }
 
 /// The URL without its password, for messages.

@@ -462,7 +462,7 @@ pub async fn retry(db: &Db, owner: Owner, id: JobId, now: DateTime<Utc>) -> DbRe
     let (any, tenant) = owner_params(owner);
     let n = on_db!(db, pool => sqlx::query(SQL).bind(id).bind(any).bind(tenant).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     if n == 1 {
-        db.wake_workers();
+        db.jobs_enqueued();
     }
     Ok(n == 1)
 }
