@@ -79,6 +79,9 @@ pub struct NewJob {
     pub unique_key: Option<String>,
     /// Jobs sharing this key run one at a time, in enqueue order.
     pub ordering_key: Option<String>,
+    /// Not enqueued while a job with this key is still waiting (for reconcilers, whose waiting
+    /// job will see the newer state anyway).
+    pub coalesce_key: Option<String>,
 }
 
 impl NewJob {
@@ -92,6 +95,7 @@ impl NewJob {
             max_attempts: J::MAX_ATTEMPTS,
             unique_key: None,
             ordering_key: None,
+            coalesce_key: None,
         })
     }
 
@@ -107,6 +111,11 @@ impl NewJob {
 
     pub fn ordering_key(mut self, key: impl Into<String>) -> Self {
         self.ordering_key = Some(key.into());
+        self
+    }
+
+    pub fn coalesce_key(mut self, key: impl Into<String>) -> Self {
+        self.coalesce_key = Some(key.into());
         self
     }
 

@@ -18,10 +18,14 @@ fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
 }
 
 /// Enqueues a job inside the caller's transaction; it exists (and runs) only if that transaction
-/// commits. Returns `None` when a job with the same unique key already exists.
+/// commits. Returns `None` when a job with the same unique key already exists, or one with the
+/// same coalesce key is still waiting.
 pub async fn enqueue(tx: &mut Tx, job: NewJob, now: DateTime<Utc>) -> DbResult<Option<JobId>> {
-    const SQL: &str = "INSERT INTO jobs (tenant_id, kind, payload, priority, state, run_at, attempts, max_attempts, unique_key, ordering_key, created_at, updated_at) \
-                       VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $7, $8, $9, $9) \
+    // (SQLite needs the WHERE on an INSERT … SELECT that has an upsert clause.)
+    const SQL: &str = "INSERT INTO jobs (tenant_id, kind, payload, priority, state, run_at, attempts, max_attempts, unique_key, \
+                         ordering_key, coalesce_key, created_at, updated_at) \
+                       SELECT $1, $2, $3, $4, 'queued', $5, 0, $6, $7, $8, $10, $9, $9 \
+                       WHERE NOT EXISTS (SELECT 1 FROM jobs w WHERE w.coalesce_key = $10 AND w.state = 'queued') \
                        ON CONFLICT (unique_key) DO NOTHING RETURNING id";
     let run_at = job.run_at.unwrap_or(now).max(now);
     let id: Option<JobId> = on_tx!(tx, conn => {
@@ -35,6 +39,7 @@ pub async fn enqueue(tx: &mut Tx, job: NewJob, now: DateTime<Utc>) -> DbResult<O
             .bind(&job.unique_key)
             .bind(&job.ordering_key)
             .bind(now)
+            .bind(&job.coalesce_key)
             .fetch_optional(conn)
             .await
     })?;

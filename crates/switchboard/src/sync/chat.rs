@@ -47,7 +47,8 @@ pub fn job(tenant: TenantId, incidence: IncidenceId, agent_email: Option<String>
     Ok(NewJob::new(&spec)
         .map_err(DbError::corrupt)?
         .tenant(tenant)
-        .ordering_key(format!("chat:{incidence}")))
+        .ordering_key(format!("chat:{incidence}"))
+        .coalesce_key(format!("chat:{incidence}")))
 }
 
 /// Freshchat's list is newest first; this many recent messages are enough to find a reply
@@ -73,9 +74,8 @@ pub async fn run(state: AppState, job: ChatSync, ctx: JobContext) -> JobResult {
     let relay = Relay { state, tenant, fc };
     relay.discover_replies(&stored).await?;
     relay.send_replies(&stored, job.agent_email.as_deref()).await?;
-    let stored = repo::by_id(&relay.state.db, relay.tenant.id, job.incidence_id)
-        .await?
-        .unwrap_or(stored);
+    // Relaying changes neither the incidence nor the chat's status; a status change that comes
+    // later enqueues another sync, which runs after this one.
     relay.sync_status(&stored).await?;
     Ok(Outcome::Done)
 }

@@ -56,10 +56,12 @@ pub fn job(tenant: TenantId, incidence: IncidenceId) -> DbResult<NewJob> {
 }
 
 pub fn spec_job(tenant: TenantId, spec: &TicketSync) -> DbResult<NewJob> {
+    let id = spec.incidence_id;
     Ok(NewJob::new(spec)
         .map_err(DbError::corrupt)?
         .tenant(tenant)
-        .ordering_key(format!("ticket:{}", spec.incidence_id)))
+        .ordering_key(format!("ticket:{id}"))
+        .coalesce_key(format!("ticket:{id}:{}", spec.create_if_missing)))
 }
 
 /// How long an uncertain create waits for Freshdesk's search index before creating again.
@@ -82,20 +84,23 @@ pub async fn run(state: AppState, job: TicketSync, ctx: JobContext) -> JobResult
         )));
     };
     let sync = Syncer { state, tenant, fd };
-    let ticket_id = match stored.sync.freshdesk_ticket_id {
-        Some(id) => id,
+    let (ticket_id, stored) = match stored.sync.freshdesk_ticket_id {
+        Some(id) => (id, stored),
         None => match sync.ensure_ticket(&stored, job.create_if_missing).await? {
-            Ensured::Ticket(id) => id,
+            // The sync state changed with the ticket: read it again. (A status change that
+            // comes later enqueues another sync, which runs after this one.)
+            Ensured::Ticket(id) => (
+                id,
+                repo::by_id(&sync.state.db, sync.tenant.id, job.incidence_id)
+                    .await?
+                    .unwrap_or(stored),
+            ),
             Ensured::NotNeeded => return Ok(Outcome::Done),
             Ensured::Wait(wait) => return Ok(Outcome::RunAgainAfter(wait)),
         },
     };
     let ticket = u64::try_from(ticket_id).map_err(|_| JobError::Permanent(format!("ticket id {ticket_id}")))?;
     sync.send_notes(&stored, ticket).await?;
-    // Status and fields from the latest state: notes may have taken a while.
-    let stored = repo::by_id(&sync.state.db, sync.tenant.id, job.incidence_id)
-        .await?
-        .unwrap_or(stored);
     sync.sync_status(&stored, ticket).await?;
     sync.sync_fields(&stored, ticket).await?;
     Ok(Outcome::Done)

@@ -624,3 +624,40 @@ async fn shutdown_hands_back_jobs_that_do_not_finish_in_time() {
     assert_eq!((job.state, job.attempts), (JobState::Queued, 0));
     assert!(job.run_at <= clock::now());
 }
+
+#[tokio::test]
+async fn a_coalesce_key_skips_a_job_while_its_twin_waits() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let now = clock::now();
+    let key = format!("{}:reconcile-7", app.tenant.id);
+    let first = queue::enqueue_now(db, probe(&app, 1).coalesce_key(&key), now)
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    assert_eq!(
+        queue::enqueue_now(db, probe(&app, 2).coalesce_key(&key), now)
+            .await
+            .unwrap(),
+        None,
+        "the waiting twin will do it"
+    );
+    // Once the first runs, a change after its start needs a job of its own.
+    let claimed = queue::claim(db, "w", 10, LEASE, &scope(&app), now).await.unwrap();
+    assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![first.unwrap()]);
+    assert!(
+        queue::enqueue_now(db, probe(&app, 3).coalesce_key(&key), now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Keys do not coalesce across each other or with jobs without one.
+    assert!(
+        queue::enqueue_now(db, probe(&app, 4).coalesce_key(format!("{key}-other")), now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(queue::enqueue_now(db, probe(&app, 5), now).await.unwrap().is_some());
+    assert!(queue::enqueue_now(db, probe(&app, 6), now).await.unwrap().is_some());
+}
