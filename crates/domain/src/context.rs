@@ -109,7 +109,9 @@ fn required_text(field: &str, value: &str, max: usize) -> Result<String, Context
 
 /// A screen name as stored: trimmed and upper-case (`checkout` → `CHECKOUT`).
 pub fn normalize_screen(field: &str, name: &str) -> Result<String, ContextError> {
-    Ok(required_text(field, name, MAX_SCREEN)?.to_uppercase())
+    // Upper-case before the length check: case mapping can lengthen text (`ß` → `SS`), and the
+    // limit is on what is stored (found by the context_inputs fuzz target).
+    required_text(field, &name.to_uppercase(), MAX_SCREEN)
 }
 
 fn money(field: &str, n: &serde_json::Number, currency: Currency) -> Result<Money, ContextError> {
@@ -309,8 +311,9 @@ impl CartUpdate {
             guest_count: Change::parse(input.guest_count, |n| count("guest_count", n).map(Some))?,
             selected_platter: Change::parse(input.selected_platter, |s| text("selected_platter", Some(&s), MAX_TEXT))?,
             event_date: Change::parse(input.event_date, |s| parse_event_date(&s))?,
+            // Upper-cased before the length check, like screen names.
             event_type: Change::parse(input.event_type, |s| {
-                Ok(text("event_type", Some(&s), MAX_SCREEN)?.map(|t| t.to_uppercase()))
+                text("event_type", Some(&s.to_uppercase()), MAX_SCREEN)
             })?,
         })
     }
@@ -405,7 +408,8 @@ impl ProfileUpdate {
             email,
             phone,
             language,
-            tier: text("tier", input.tier.as_deref(), 50)?.map(|t| t.to_uppercase()),
+            // Upper-cased before the length check, like screen names.
+            tier: text("tier", input.tier.map(|t| t.to_uppercase()).as_deref(), 50)?,
             past_order_count: input
                 .past_order_count
                 .map(|n| count("past_order_count", n))

@@ -802,6 +802,37 @@ fn screens_are_normalised_and_tracked() {
 }
 
 #[test]
+fn limits_apply_to_the_stored_upper_case_text() {
+    // Found by the context_inputs fuzz target (fuzz/regressions/context_inputs): `ß` upper-cases
+    // to `SS`, so 60 of them passed the 100-character check and were stored as 120 characters.
+    let sharp_s = String::from_utf8(b"\xc3\x9f".repeat(60)).expect("utf-8");
+    let too_long = |field: &str, max| Err((field.to_owned(), ContextProblem::TooLong { max }));
+    assert_eq!(
+        ScreenView::new(&sharp_s, false)
+            .map(|_| ())
+            .map_err(|e| (e.field, e.problem)),
+        too_long("screen_name", 100)
+    );
+    let cart: CartInput = serde_json::from_value(json!({"cart_value": 1, "event_type": sharp_s})).expect("json");
+    assert_eq!(
+        CartUpdate::parse(cart, INR)
+            .map(|_| ())
+            .map_err(|e| (e.field, e.problem)),
+        too_long("event_type", 100)
+    );
+    let profile: ProfileInput = serde_json::from_value(json!({"tier": sharp_s[..60]})).expect("json");
+    assert_eq!(
+        ProfileUpdate::parse(profile, INR)
+            .map(|_| ())
+            .map_err(|e| (e.field, e.problem)),
+        too_long("tier", 50)
+    );
+    // What fits once upper-cased is accepted.
+    let fits = ScreenView::new(&sharp_s[..100], false).expect("50 × ß is 100 × S");
+    assert_eq!(fits.screen_name(), "S".repeat(100));
+}
+
+#[test]
 fn cart_validation_names_the_field() {
     let parse = |v: serde_json::Value| {
         CartUpdate::parse(serde_json::from_value::<CartInput>(v).expect("json"), INR).map(|_| ())

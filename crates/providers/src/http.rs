@@ -18,7 +18,7 @@ use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-pub use error::{ErrorKind, FieldError, ProviderError, ProviderErrorBody, parse_retry_after};
+pub use error::{ErrorKind, FieldError, MAX_RETRY_AFTER, ProviderError, ProviderErrorBody, parse_retry_after};
 
 /// Timeouts for the shared client. A provider that has not answered within `timeout` is treated
 /// as failed; the job retries later rather than holding a worker.

@@ -20,16 +20,23 @@ pub fn html_to_text(html: &str) -> String {
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
-        match after.find('>') {
-            Some(end) if looks_like_tag => {
-                state.tag(&after[..end]);
-                rest = &after[end + 1..];
-            }
-            _ => {
-                state.text("<");
-                rest = after;
-            }
+        if !looks_like_tag {
+            state.text("<");
+            rest = after;
+            continue;
         }
+        let Some(end) = after.find('>') else {
+            // No `>` is left, so no later tag or comment can close: the rest is text, up to an
+            // unclosed comment, which hides what follows. Taking it at once keeps this linear;
+            // searching the rest again for every `<` was quadratic (1 MB of `<a` took 15 s).
+            let cut = after.find("<!--").unwrap_or(after.len());
+            state.text("<");
+            state.text(&after[..cut]);
+            rest = "";
+            break;
+        };
+        state.tag(&after[..end]);
+        rest = &after[end + 1..];
     }
     state.text(rest);
     tidy(&state.out)
@@ -70,9 +77,13 @@ impl State {
     }
 
     fn tag(&mut self, tag: &str) {
-        let closing = tag.starts_with('/');
-        let name: String = tag
-            .trim_start_matches('/')
+        // Only `</name` is an end tag: `<//style>` is not (browsers ignore it), and taking it as
+        // one ended a script/style early and leaked its content as text (found by fuzzing).
+        let (closing, rest) = match tag.strip_prefix('/') {
+            Some(rest) => (true, rest),
+            None => (false, tag),
+        };
+        let name: String = rest
             .chars()
             .take_while(char::is_ascii_alphanumeric)
             .map(|c| c.to_ascii_lowercase())
@@ -239,6 +250,25 @@ mod tests {
             "abc"
         );
         assert_eq!(html_to_text("a<!-- never closed"), "a");
+    }
+
+    #[test]
+    fn only_a_real_end_tag_ends_a_script_or_style() {
+        // Found by fuzzing (fuzz/regressions/html_to_text): inside a style element, this input
+        // ended the element and what followed was shown.
+        let crash = std::str::from_utf8(b"<//style>").expect("utf-8");
+        assert_eq!(html_to_text(&format!("<style>p{{}}{crash}leak</style>after")), "after");
+        assert_eq!(html_to_text("a<script>x<//script>leak</script>b"), "ab");
+        assert_eq!(html_to_text("<p>x<//p>y</p>"), "xy");
+    }
+
+    #[test]
+    fn unclosed_tags_take_linear_time() {
+        // Each `<a` used to search the whole rest for a `>`; this took minutes unoptimised.
+        let many = "<a".repeat(500_000);
+        assert_eq!(html_to_text(&many), many);
+        assert_eq!(html_to_text("x <b y<!-- z"), "x <b y");
+        assert_eq!(html_to_text("<b <c"), "<b <c");
     }
 
     #[test]

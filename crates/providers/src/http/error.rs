@@ -256,15 +256,24 @@ fn parse_validation(body: &[u8]) -> Option<ValidationBody> {
         .filter(|v| !v.errors.is_empty())
 }
 
-/// `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3). A date in the past means
-/// "now"; anything unparsable is `None`, leaving the wait to the caller's backoff.
+/// The longest wait a `Retry-After` can impose. Freshdesk's limits are per minute (per hour on
+/// old plans); a longer value is a broken or hostile answer. Uncapped, it would hold a tenant's
+/// calls for years, and `now + wait` overflows chrono (a panic in the worker) — found by fuzzing.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3), at most
+/// [`MAX_RETRY_AFTER`]. A date in the past means "now"; anything unparsable is `None`, leaving
+/// the wait to the caller's backoff.
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        return value.parse::<u64>().ok().map(Duration::from_secs);
+        return value
+            .parse::<u64>()
+            .ok()
+            .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     }
     let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+    Some((at - now).to_std().unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -299,6 +308,20 @@ mod tests {
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now()),
             Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn retry_after_is_capped() {
+        // Found by fuzzing (fuzz/regressions/http_headers): this many seconds cannot be added
+        // to a chrono time, so the worker could not schedule the retry.
+        let crash = std::str::from_utf8(b"9999991999999912").expect("utf-8");
+        assert_eq!(parse_retry_after(crash, now()), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("3601", now()), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("3600", now()), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now()),
+            Some(MAX_RETRY_AFTER)
         );
     }
 
