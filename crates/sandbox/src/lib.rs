@@ -28,6 +28,9 @@
 //!   [`Sandbox::agent_says`], [`Sandbox::assign_conversation`], [`Sandbox::resolve_conversation`],
 //!   [`Sandbox::reopen_conversation`], [`Sandbox::agent_replies`], [`Sandbox::set_ticket_status`].
 //! * [`Sandbox::settle`]: waits (event-driven) until every webhook delivery has finished.
+//! * Delivering webhooks yourself (to time them): with no webhook URL and no Freshdesk target
+//!   the fakes send nothing; [`Sandbox::message_create_body`] + [`Sandbox::sign_freshchat`] and
+//!   [`Sandbox::agent_reply_body`] give what they would have sent.
 //!
 //! # Routes (relative to the mount point)
 //! * `/freshchat/v2/…` — Bearer token. `GET/POST /users`, `GET/PUT /users/{id}`,
@@ -51,6 +54,7 @@
 //! ordered delivery lane; failures retry after the configured delays (see [`webhooks`]).
 
 pub mod admin;
+mod bodies;
 pub mod config;
 pub mod faults;
 pub mod freshchat;

@@ -73,8 +73,12 @@ pub(crate) struct FreshchatStore {
     channel_numeric_id: String,
     users: Vec<User>,
     user_index: HashMap<String, usize>,
+    /// `reference_id` → user position: lookups stay O(1) with many thousands of users (the load tool).
+    reference_index: HashMap<String, usize>,
     conversations: Vec<Conversation>,
     conversation_index: HashMap<String, usize>,
+    /// User id → positions of their conversations, oldest first.
+    user_conversation_index: HashMap<String, Vec<usize>>,
     messages: HashMap<String, Vec<Message>>,
     agents: Vec<Agent>,
     next_number: u64,
@@ -122,8 +126,10 @@ impl FreshchatStore {
             channel_numeric_id: "854617".into(),
             users: Vec::new(),
             user_index: HashMap::new(),
+            reference_index: HashMap::new(),
             conversations: Vec::new(),
             conversation_index: HashMap::new(),
+            user_conversation_index: HashMap::new(),
             messages: HashMap::new(),
             agents,
             next_number: 1_019_183_591_791_001,
@@ -147,9 +153,7 @@ impl FreshchatStore {
     }
 
     pub(crate) fn user_by_reference(&self, reference_id: &str) -> Option<&User> {
-        self.users
-            .iter()
-            .find(|u| u.reference_id.as_deref() == Some(reference_id))
+        self.reference_index.get(reference_id).and_then(|&i| self.users.get(i))
     }
 
     pub(crate) fn create_user(&mut self, input: UserInput) -> Result<User, ChatError> {
@@ -178,6 +182,9 @@ impl FreshchatStore {
             social_profiles: Vec::new(),
         };
         apply_user_input(&mut user, input);
+        if let Some(reference) = &user.reference_id {
+            self.reference_index.insert(reference.clone(), self.users.len());
+        }
         self.user_index.insert(user.id.clone(), self.users.len());
         self.users.push(user.clone());
         Ok(user)
@@ -194,9 +201,19 @@ impl FreshchatStore {
         }
         let index = *self.user_index.get(id).ok_or_else(|| ChatError::not_found("user"))?;
         let user = self.users.get_mut(index).ok_or_else(|| ChatError::not_found("user"))?;
+        let old_reference = user.reference_id.clone();
         apply_user_input(user, input);
         user.updated_time = Utc::now();
-        Ok(user.clone())
+        let user = user.clone();
+        if old_reference != user.reference_id {
+            if let Some(old) = old_reference {
+                self.reference_index.remove(&old);
+            }
+            if let Some(new) = &user.reference_id {
+                self.reference_index.insert(new.clone(), index);
+            }
+        }
+        Ok(user)
     }
 
     // ---- conversations -----------------------------------------------------------------
@@ -220,7 +237,10 @@ impl FreshchatStore {
     }
 
     pub(crate) fn user_conversations(&self, user_id: &str) -> Vec<&Conversation> {
-        self.conversations.iter().filter(|c| c.user_id == user_id).collect()
+        self.user_conversation_index
+            .get(user_id)
+            .map(|positions| positions.iter().filter_map(|&i| self.conversations.get(i)).collect())
+            .unwrap_or_default()
     }
 
     pub(crate) fn create_conversation(
@@ -255,6 +275,10 @@ impl FreshchatStore {
         };
         self.conversation_index
             .insert(conversation.conversation_id.clone(), self.conversations.len());
+        self.user_conversation_index
+            .entry(user_id.to_string())
+            .or_default()
+            .push(self.conversations.len());
         self.conversations.push(conversation.clone());
         Ok(conversation)
     }

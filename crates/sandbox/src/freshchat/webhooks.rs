@@ -4,7 +4,7 @@
 use serde::Serialize;
 use url::Url;
 
-use super::model::{Actor, ActorType, Conversation, ConversationStatus, MessagePart, MessageType};
+use super::model::{Actor, ActorType, Conversation, ConversationStatus, Message, MessagePart, MessageType};
 use super::store::ChatEvent;
 use crate::SandboxError;
 use crate::faults::{FaultAction, Faults, Provider};
@@ -149,37 +149,11 @@ pub(crate) fn outgoing(event: &ChatEvent, d: &Delivery<'_>) -> Result<Outgoing, 
         ChatEvent::MessageCreated(m) => {
             let wants =
                 |f: fn(&FaultAction) -> bool| d.faults.for_webhook(Provider::Freshchat, "message_create", f).is_some();
-            let legacy = wants(|a| matches!(a, FaultAction::LegacyMessageParts));
-            let omit_type = wants(|a| matches!(a, FaultAction::OmitMessageType));
-            let message = WebhookMessage {
-                message_parts: (!legacy).then_some(m.message_parts.as_slice()),
-                msg_parts: legacy.then(|| m.message_parts.iter().map(legacy_part).collect()),
-                app_id: &m.app_id,
-                actor_id: &m.actor_id,
-                org_actor_id: &m.org_actor_id,
-                id: &m.id,
-                channel_id: &m.channel_id,
-                conversation_id: &m.conversation_id,
-                interaction_id: &m.interaction_id,
-                message_type: (!omit_type).then_some(m.message_type),
-                actor_type: m.actor_type,
-                created_time: timestamps::millis(m.created_time),
-                user_id: &m.user_id,
-                message_source: m.message_source.as_deref(),
-                restrict_response: m.restrict_response,
-                bots_private_note: m.bots_private_note,
+            let shape = MessageShape {
+                legacy_parts: wants(|a| matches!(a, FaultAction::LegacyMessageParts)),
+                omit_type: wants(|a| matches!(a, FaultAction::OmitMessageType)),
             };
-            let actor = Actor {
-                actor_type: m.actor_type,
-                actor_id: m.actor_id.clone(),
-            };
-            let envelope = Envelope {
-                actor: &actor,
-                action: "message_create",
-                action_time: now,
-                data: MessageData { message },
-            };
-            ("message_create", serde_json::to_vec(&envelope)?)
+            ("message_create", message_create_body(m, shape, now)?)
         }
         ChatEvent::Resolved(c, by) => {
             let data = ResolveData {
@@ -247,18 +221,69 @@ pub(crate) fn outgoing(event: &ChatEvent, d: &Delivery<'_>) -> Result<Outgoing, 
             ("conversation_assignment", serde_json::to_vec(&envelope)?)
         }
     };
-    let signature = d.signer.sign(&body)?;
+    // Nothing is sent without a URL, so no signature (RSA costs ~1 ms a message, which would
+    // dominate a caller driving thousands of messages with deliveries off).
+    let mut headers = Vec::with_capacity(2);
+    if d.url.is_some() {
+        headers.push(("X-Freshchat-Signature", d.signer.sign(&body)?));
+    }
+    headers.push(("X-Freshchat-Payload-Version", d.payload_version.to_string()));
     Ok(Outgoing {
         provider: Provider::Freshchat,
         event: action.to_string(),
         url: d.url.clone(),
-        headers: vec![
-            ("X-Freshchat-Signature", signature),
-            ("X-Freshchat-Payload-Version", d.payload_version.to_string()),
-        ],
+        headers,
         body,
         retry_count_header: true,
     })
+}
+
+/// Variations of the `message_create` shape (delivery faults).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct MessageShape {
+    /// The 2018 `msg_parts` instead of `message_parts`.
+    pub legacy_parts: bool,
+    /// No `message_type` key.
+    pub omit_type: bool,
+}
+
+/// The `message_create` envelope for a stored message, as of `action_time`.
+pub(crate) fn message_create_body(
+    m: &Message,
+    shape: MessageShape,
+    action_time: String,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let message = WebhookMessage {
+        message_parts: (!shape.legacy_parts).then_some(m.message_parts.as_slice()),
+        msg_parts: shape
+            .legacy_parts
+            .then(|| m.message_parts.iter().map(legacy_part).collect()),
+        app_id: &m.app_id,
+        actor_id: &m.actor_id,
+        org_actor_id: &m.org_actor_id,
+        id: &m.id,
+        channel_id: &m.channel_id,
+        conversation_id: &m.conversation_id,
+        interaction_id: &m.interaction_id,
+        message_type: (!shape.omit_type).then_some(m.message_type),
+        actor_type: m.actor_type,
+        created_time: timestamps::millis(m.created_time),
+        user_id: &m.user_id,
+        message_source: m.message_source.as_deref(),
+        restrict_response: m.restrict_response,
+        bots_private_note: m.bots_private_note,
+    };
+    let actor = Actor {
+        actor_type: m.actor_type,
+        actor_id: m.actor_id.clone(),
+    };
+    let envelope = Envelope {
+        actor: &actor,
+        action: "message_create",
+        action_time,
+        data: MessageData { message },
+    };
+    serde_json::to_vec(&envelope)
 }
 
 fn legacy_part(part: &MessagePart) -> LegacyPart {
@@ -275,5 +300,47 @@ fn legacy_part(part: &MessagePart) -> LegacyPart {
             part_type: "unsupported",
             properties: serde_json::to_value(other).unwrap_or_default(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SandboxConfig;
+    use crate::freshchat::store::{FreshchatStore, NewMessage, UserInput};
+
+    #[test]
+    fn signed_only_when_there_is_somewhere_to_send() -> Result<(), SandboxError> {
+        let mut store = FreshchatStore::new(&SandboxConfig::default().agents);
+        let user = store.create_user(UserInput::default())?.id;
+        let conversation = store
+            .create_conversation(&user, serde_json::Map::new())?
+            .conversation_id;
+        let message = store.post_message(
+            &conversation,
+            NewMessage {
+                message_parts: vec![MessagePart::Text { content: "hi".into() }],
+                reply_parts: None,
+                message_type: MessageType::Normal,
+                actor_type: ActorType::User,
+                actor_id: Some(user),
+                message_source: None,
+            },
+        )?;
+        let (signer, faults) = (Signer::new(None)?, Faults::new(1));
+        let event = ChatEvent::MessageCreated(message);
+        let delivery = |url: Option<Url>| Delivery {
+            url,
+            signer: &signer,
+            payload_version: "1",
+            faults: &faults,
+        };
+        let signed = |out: &Outgoing| out.headers.iter().any(|(name, _)| *name == "X-Freshchat-Signature");
+        assert!(!signed(&outgoing(&event, &delivery(None))?));
+        assert!(signed(&outgoing(
+            &event,
+            &delivery(Some("http://127.0.0.1:9/".parse()?))
+        )?));
+        Ok(())
     }
 }

@@ -53,14 +53,19 @@ pub(crate) fn outgoing(
             event: rule.name.clone(),
             url: url.clone(),
             headers: headers.clone(),
-            body: render(&rule.template, |name| {
-                let value = placeholder(store, ticket_id, &token, name);
-                if escape { json_escape(&value) } else { value }
-            })
-            .into_bytes(),
+            body: rule_body(store, &rule.template, ticket_id, &token, escape),
             retry_count_header: false,
         })
         .collect()
+}
+
+/// A rule's template rendered for a ticket, as the webhook body.
+pub(crate) fn rule_body(store: &FreshdeskStore, template: &str, ticket_id: u64, token: &str, escape: bool) -> Vec<u8> {
+    render(template, |name| {
+        let value = placeholder(store, ticket_id, token, name);
+        if escape { json_escape(&value) } else { value }
+    })
+    .into_bytes()
 }
 
 /// Replaces every `{{ name }}` with `value(name)`; text outside placeholders is untouched.

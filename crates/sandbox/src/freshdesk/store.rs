@@ -14,6 +14,9 @@ use super::validation::{Mode, NoteInput, ReplyInput, Requester, Schema, TicketPa
 use crate::config::{AutomationRule, CustomFieldSpec, SandboxConfig, StatusSpec};
 use crate::{SandboxError, html};
 
+/// What `{{triggered_event}}` renders for "Reply is sent" (UNCONFIRMED upstream).
+pub(crate) const REPLY_SENT_TOKEN: &str = "{reply_sent:sent}";
+
 /// Something automation rules react to.
 #[derive(Clone, Debug)]
 pub(crate) enum DeskEvent {
@@ -336,8 +339,7 @@ impl FreshdeskStore {
         }
         self.outbox.push(DeskEvent::AgentReply {
             ticket_id,
-            // UNCONFIRMED upstream: the token Freshdesk renders for "Reply is sent".
-            token: "{reply_sent:sent}".into(),
+            token: REPLY_SENT_TOKEN.into(),
         });
         Ok(conversation)
     }

@@ -277,3 +277,28 @@ async fn create_conversation_through_the_api() -> TestResult {
     assert_eq!(app.sandbox.inspect().chat_messages(id)[0].text(), "from api");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_changed_reference_id_finds_the_user_by_its_new_reference_only() -> TestResult {
+    let app = spawn(fast_config()).await?;
+    let first = app.sandbox.customer_says("old-ref", "hi").await?;
+    let put = app
+        .chat(Method::PUT, &format!("/users/{}", first.user_id))
+        .json(&json!({ "reference_id": "new-ref" }))
+        .send()
+        .await?;
+    assert_eq!(put.status(), StatusCode::OK);
+    let inspect = app.sandbox.inspect();
+    assert!(inspect.user_by_reference("old-ref").is_none());
+    assert_eq!(
+        inspect.user_by_reference("new-ref").map(|u| u.id),
+        Some(first.user_id.clone())
+    );
+    // The same user, so the same conversation; the old reference is a new customer.
+    let again = app.sandbox.customer_says("new-ref", "still me").await?;
+    assert_eq!(again.conversation_id, first.conversation_id);
+    let other = app.sandbox.customer_says("old-ref", "someone else").await?;
+    assert_ne!(other.user_id, first.user_id);
+    assert_ne!(other.conversation_id, first.conversation_id);
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! A whole load run: host the sandbox, connect the tenant, prepare, send, wait for the effects,
+//! verify, report. The pieces are public for tests that need to step in between (a crash test
+//! kills the server after [`Driver::drive`] and restarts it before [`effects::drain`]).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::cpu::{CpuSampler, usage};
+use crate::driver::{DriveOptions, Driver, Rate, http_client};
+use crate::effects::{self, EffectTracker};
+use crate::error::LoadError;
+use crate::host::{SandboxHost, Target, connect_tenant, sandbox_config};
+use crate::prepare::prepare;
+use crate::record::{Record, RunClock};
+use crate::report::{LoadInputs, Report};
+use crate::rss::{RssSampler, read_rss_kib, summarise};
+use crate::scenario::{Mix, Scenario};
+use crate::verify::{VerifyReport, verify};
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub target: Target,
+    pub drive: DriveOptions,
+    pub mix: Mix,
+    /// Sign Freshchat webhooks with HMAC instead of RSA.
+    pub hmac: bool,
+    pub sandbox_port: u16,
+    /// How long to wait after sending for every effect.
+    pub drain: Duration,
+    /// Events to prepare for; by default what the rate and duration need (max: 4 000/s).
+    pub prebuild_events: Option<u64>,
+    /// The server's pid, to sample its memory.
+    pub pid: Option<u32>,
+    pub db_label: Option<String>,
+}
+
+/// Everything a run produced.
+pub struct RunOutcome {
+    pub record: Record,
+    pub verify: VerifyReport,
+    pub report: Report,
+    /// Still serving: the caller may look further, then drop or stop it.
+    pub host: SandboxHost,
+}
+
+/// The events to prepare when not told: rate × time, or 4 000/s flat out.
+pub fn default_prebuild(rate: Rate, warmup: Duration, duration: Duration) -> u64 {
+    let seconds = (warmup + duration).as_secs_f64();
+    let per_second = match rate {
+        Rate::PerSecond(r) => r,
+        Rate::Max { .. } => 4_000.0,
+    };
+    (seconds * per_second).ceil() as u64
+}
+
+pub async fn run(options: RunOptions) -> Result<RunOutcome, LoadError> {
+    let run_id = format!("{:06x}", fastrand::u32(..0x100_0000));
+    let config = sandbox_config();
+    let first_ticket = config.first_ticket_id;
+    let host = SandboxHost::start(config, options.sandbox_port).await?;
+    let concurrency = match options.drive.rate {
+        Rate::Max { concurrency } => concurrency,
+        Rate::PerSecond(r) => (r as usize / 10).clamp(16, 1024),
+    };
+    let client = http_client(concurrency)?;
+    let connection = connect_tenant(&client, &options.target, &host, options.hmac).await?;
+    eprintln!(
+        "loadgen: run {run_id}: tenant '{}' connected to the sandbox at {}",
+        connection.slug,
+        host.base()
+    );
+
+    let rate = match options.drive.rate {
+        Rate::PerSecond(r) => Some(r),
+        Rate::Max { .. } => None,
+    };
+    let events = options
+        .prebuild_events
+        .unwrap_or_else(|| default_prebuild(options.drive.rate, options.drive.warmup, options.drive.duration));
+    let conversations = options.mix.conversations_needed(events, rate);
+    eprintln!(
+        "loadgen: preparing {conversations} conversations ({} messages, {} signing)…",
+        conversations as u64 * u64::from(options.mix.messages_per_conversation()),
+        if options.hmac { "HMAC" } else { "RSA" }
+    );
+    let prepared = Arc::new(
+        prepare(
+            &host.sandbox,
+            &run_id,
+            conversations,
+            options.mix.messages_per_conversation(),
+            &connection.signing,
+        )
+        .await?,
+    );
+    eprintln!("loadgen: prepared in {:.1} s", prepared.took.as_secs_f64());
+
+    let clock = RunClock::start();
+    let idle = options.pid.and_then(read_rss_kib);
+    let sampler = options.pid.map(|pid| RssSampler::start(pid, clock));
+    let cpu = CpuSampler::start(options.pid, clock);
+    let scenario = Scenario::new(
+        options.mix.clone(),
+        prepared.conversations.iter().map(|c| c.messages.len() as u32),
+        options.drive.seed,
+    );
+    let driver = Driver::new(
+        client,
+        connection,
+        host.sandbox.clone(),
+        &run_id,
+        Arc::clone(&prepared),
+        scenario,
+        clock,
+    );
+    let tracker = Arc::new(Mutex::new(EffectTracker::new(&run_id, first_ticket)));
+    eprintln!(
+        "loadgen: sending ({:.0} s warm-up, {:.0} s measured)…",
+        options.drive.warmup.as_secs_f64(),
+        options.drive.duration.as_secs_f64()
+    );
+    let record = driver.drive(&options.drive, Arc::clone(&tracker)).await;
+    let cpu = usage(&cpu.readings(), record.measured_from_us, record.measured_to_us);
+    eprintln!(
+        "loadgen: sent {} events; waiting for their effects…",
+        record.events.len()
+    );
+
+    let mut tracker = match Arc::try_unwrap(tracker) {
+        Ok(m) => m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
+        Err(shared) => shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone(),
+    };
+    let drained = effects::drain(&mut tracker, &host.sandbox, &record, options.drain).await;
+    let rss = match (idle, &sampler) {
+        (Some(idle), Some(s)) => Some(summarise(idle, &s.samples(), 0)),
+        _ => None,
+    };
+    drop(sampler);
+    let verify = verify(&host.sandbox.inspect(), &record);
+    let params = json!({
+        "target": options.target.base.as_str(),
+        "rate": rate,
+        "concurrency": concurrency,
+        "warmup_s": options.drive.warmup.as_secs_f64(),
+        "duration_s": options.drive.duration.as_secs_f64(),
+        "drain_s": options.drain.as_secs_f64(),
+        "max_in_flight": options.drive.max_in_flight,
+        "mix": options.mix,
+        "signing": if options.hmac { "hmac" } else { "rsa" },
+        "prepared_conversations": conversations,
+        "seed": options.drive.seed,
+    });
+    let report = Report::of_load(LoadInputs {
+        record: &record,
+        effects: tracker.found(),
+        verify: &verify,
+        params,
+        rate_asked: rate,
+        db_label: options.db_label.clone(),
+        rss,
+        cpu,
+        prepare_s: prepared.took.as_secs_f64(),
+        drain_s: drained.waited.as_secs_f64(),
+    });
+    Ok(RunOutcome {
+        record,
+        verify,
+        report,
+        host,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prebuild_follows_the_rate() {
+        let (w, d) = (Duration::from_secs(3), Duration::from_secs(20));
+        assert_eq!(default_prebuild(Rate::PerSecond(500.0), w, d), 11_500);
+        assert_eq!(default_prebuild(Rate::Max { concurrency: 8 }, w, d), 92_000);
+    }
+}
