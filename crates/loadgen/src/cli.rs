@@ -10,7 +10,7 @@ use url::Url;
 use crate::baseline::{self, BaselineOptions};
 use crate::driver::{DriveOptions, Rate};
 use crate::error::LoadError;
-use crate::host::Target;
+use crate::host::{Target, sandbox_config};
 use crate::report::Report;
 use crate::run::{RunOptions, run};
 use crate::scenario::Mix;
@@ -46,6 +46,9 @@ pub struct RunArgs {
     /// Switchboard's base URL.
     #[arg(long, default_value = "http://127.0.0.1:8000/")]
     pub target: Url,
+    /// Another server of the same deployment (repeatable): webhooks go to each in turn.
+    #[arg(long = "also-target")]
+    pub also_target: Vec<Url>,
     /// A secret key (sk_…) of the tenant to load.
     #[arg(long, env = "LOADGEN_KEY")]
     pub key: String,
@@ -183,6 +186,7 @@ async fn load(args: RunArgs) -> Result<ExitCode, LoadError> {
     let options = RunOptions {
         target: Target {
             base: args.target,
+            also: args.also_target,
             secret_key: args.key,
         },
         drive: DriveOptions {
@@ -198,6 +202,7 @@ async fn load(args: RunArgs) -> Result<ExitCode, LoadError> {
             think: args.think,
         },
         hmac: args.sign == Sign::Hmac,
+        sandbox: sandbox_config(),
         sandbox_port: args.sandbox_port,
         drain: args.drain,
         prebuild_events: args.prebuild,

@@ -212,7 +212,7 @@ impl Driver {
                 };
                 let request = inner
                     .client
-                    .post(inner.connection.freshchat_webhook.clone())
+                    .post(inner.connection.server(m.seq).freshchat.clone())
                     .header(CONTENT_TYPE, "application/json")
                     .header("X-Freshchat-Signature", m.signature.as_str())
                     .header("X-Freshchat-Payload-Version", "1")
@@ -247,7 +247,7 @@ impl Driver {
                     Ok(body) => {
                         let request = inner
                             .client
-                            .post(inner.connection.freshdesk_webhook.clone())
+                            .post(inner.connection.server(seq).freshdesk.clone())
                             .header(CONTENT_TYPE, "application/json")
                             .body(body);
                         self.send(request).await

@@ -15,6 +15,9 @@ pub enum LoadError {
     },
     #[error("{0}")]
     Config(String),
+    /// A Switchboard process of a [`crate::fleet::Fleet`] failed to start or run a command.
+    #[error("{0}")]
+    Process(String),
     #[error("{what}: {source}")]
     Io {
         what: String,

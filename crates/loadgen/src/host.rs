@@ -110,17 +110,49 @@ impl Drop for SandboxHost {
 pub struct Target {
     /// Base URL, e.g. `http://127.0.0.1:8000/`.
     pub base: Url,
+    /// More servers of the same deployment (same database): webhooks are spread over `base`
+    /// and these in turn.
+    pub also: Vec<Url>,
     pub secret_key: String,
+}
+
+impl Target {
+    pub fn new(base: Url, secret_key: impl Into<String>) -> Self {
+        Self {
+            base,
+            also: Vec::new(),
+            secret_key: secret_key.into(),
+        }
+    }
+
+    fn servers(&self) -> impl Iterator<Item = &Url> {
+        std::iter::once(&self.base).chain(&self.also)
+    }
 }
 
 /// A tenant connected to the hosted sandbox: where its webhooks go and how they are signed.
 #[derive(Clone, Debug)]
 pub struct Connection {
     pub slug: String,
-    pub freshchat_webhook: Url,
-    /// With `?token=`.
-    pub freshdesk_webhook: Url,
+    /// One per server of the target, in the same order.
+    pub servers: Vec<WebhookUrls>,
     pub signing: Signing,
+}
+
+/// A server's webhook endpoints for the tenant.
+#[derive(Clone, Debug)]
+pub struct WebhookUrls {
+    pub freshchat: Url,
+    /// With `?token=`.
+    pub freshdesk: Url,
+}
+
+impl Connection {
+    /// The server event `seq` goes to: round robin.
+    pub fn server(&self, seq: u64) -> &WebhookUrls {
+        let n = self.servers.len().max(1) as u64;
+        &self.servers[usize::try_from(seq % n).unwrap_or(0)]
+    }
 }
 
 /// Points the key's tenant at the sandbox: Freshchat and Freshdesk credentials, webhook
@@ -165,15 +197,16 @@ pub async fn connect_tenant(
     let patch = client.patch(api("settings")?).json(&settings);
     call(patch, &target.secret_key, "PATCH /api/v1/settings").await?;
 
-    let freshchat_webhook = target.base.join(&format!("webhooks/{slug}/freshchat"))?;
-    let mut freshdesk_webhook = target.base.join(&format!("webhooks/{slug}/freshdesk"))?;
-    freshdesk_webhook.query_pairs_mut().append_pair("token", &token);
-    Ok(Connection {
-        slug,
-        freshchat_webhook,
-        freshdesk_webhook,
-        signing,
-    })
+    let servers = target
+        .servers()
+        .map(|base| {
+            let freshchat = base.join(&format!("webhooks/{slug}/freshchat"))?;
+            let mut freshdesk = base.join(&format!("webhooks/{slug}/freshdesk"))?;
+            freshdesk.query_pairs_mut().append_pair("token", &token);
+            Ok(WebhookUrls { freshchat, freshdesk })
+        })
+        .collect::<Result<_, url::ParseError>>()?;
+    Ok(Connection { slug, servers, signing })
 }
 
 async fn call(request: reqwest::RequestBuilder, key: &str, step: &'static str) -> Result<Value, LoadError> {

@@ -22,7 +22,8 @@
 //!
 //! # Command line
 //! ```text
-//! loadgen run --target http://127.0.0.1:8000/ --key sk_… --rate 500 --duration 30s \
+//! loadgen run --target http://127.0.0.1:8000/ [--also-target http://127.0.0.1:8001/] \
+//!     --key sk_… --rate 500 --duration 30s \
 //!     [--warmup 3s] [--drain 60s] [--pid <server pid>] [--db-label sqlite] [--json out.json] \
 //!     [--sign rsa|hmac] [--reply-share 0.2] [--followups 3] [--think 1s] [--record events.json] \
 //!     [--baseline-json baseline.json]
@@ -38,6 +39,7 @@ pub mod cpu;
 pub mod driver;
 pub mod effects;
 pub mod error;
+pub mod fleet;
 pub mod host;
 pub mod prepare;
 pub mod record;
@@ -49,9 +51,9 @@ pub mod verify;
 
 pub use driver::{DriveOptions, Driver, Rate};
 pub use error::LoadError;
-pub use host::{Connection, SandboxHost, Target};
+pub use host::{Connection, SandboxHost, Target, WebhookUrls};
 pub use record::{Answer, EventKind, Phase, Record, SentEvent};
 pub use report::Report;
-pub use run::{RunOptions, RunOutcome};
+pub use run::{RunOptions, RunOutcome, Sent, Session};
 pub use scenario::Mix;
 pub use verify::{VerifyReport, Violation};

@@ -85,10 +85,7 @@ async fn a_short_load_is_exactly_once_and_adds_up() -> TestResult {
     );
 
     let outcome = run(RunOptions {
-        target: Target {
-            base: base.parse()?,
-            secret_key: key,
-        },
+        target: Target::new(base.parse()?, key),
         drive: DriveOptions {
             rate: Rate::PerSecond(50.0),
             warmup: Duration::from_secs(1),
@@ -101,6 +98,7 @@ async fn a_short_load_is_exactly_once_and_adds_up() -> TestResult {
             ..Mix::default()
         },
         hmac: false,
+        sandbox: loadgen::host::sandbox_config(),
         sandbox_port: 0,
         drain: Duration::from_secs(30),
         prebuild_events: None,

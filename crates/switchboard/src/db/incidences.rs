@@ -342,6 +342,38 @@ pub async fn update_sync(
     Ok(())
 }
 
+/// A relay found no ticket to read replies from: remembers that one is wanted, unless the
+/// ticket became known meanwhile (`false`: read the incidence again). One statement, so it
+/// cannot slip between an adoption's write and its [`take_replies_waiting`].
+pub async fn wait_for_ticket(db: &Db, tenant: TenantId, id: IncidenceId) -> DbResult<bool> {
+    const SQL: &str = "UPDATE incidences SET replies_waiting = TRUE \
+                       WHERE tenant_id = $1 AND id = $2 AND freshdesk_ticket_id IS NULL";
+    let n = on_db!(db, pool => {
+        sqlx::query(SQL)
+            .bind(tenant.as_uuid())
+            .bind(id.as_uuid())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+/// With the ticket being adopted in `tx`: whether a relay was waiting for it (and no longer).
+pub async fn take_replies_waiting(tx: &mut Tx, tenant: TenantId, id: IncidenceId) -> DbResult<bool> {
+    const SQL: &str = "UPDATE incidences SET replies_waiting = FALSE \
+                       WHERE tenant_id = $1 AND id = $2 AND replies_waiting";
+    let n = on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(tenant.as_uuid())
+            .bind(id.as_uuid())
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
 /// The tenant's open incidences with a ticket for this customer (for live field sync).
 pub async fn open_with_ticket_for_user(db: &Db, tenant: TenantId, user_id: &str) -> DbResult<Vec<IncidenceId>> {
     const SQL: &str = "SELECT id FROM incidences WHERE tenant_id = $1 AND user_id = $2 AND outcome = 'IN_PROGRESS' \

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use super::gate::Provider;
-use super::{admit, gated, job_error, observe, same_text, tenant_of};
+use super::{admit, gated, job_error, observe, same_text, still_admitted, tenant_of};
 use crate::clock;
 use crate::db::deliveries::{self, Delivery, Kind, NewDelivery, State};
 use crate::db::incidences::{self as repo, Stored, SyncUpdate};
@@ -89,9 +89,6 @@ struct Relay {
 impl Relay {
     /// Records the ticket's public agent replies that were never seen, oldest first.
     async fn discover_replies(&self, stored: &Stored) -> Result<(), JobError> {
-        let Some(ticket) = stored.sync.freshdesk_ticket_id.and_then(|t| u64::try_from(t).ok()) else {
-            return Ok(());
-        };
         let Some(fd) = self
             .state
             .integrations
@@ -99,6 +96,9 @@ impl Relay {
             .await
             .map_err(super::integration_error)?
         else {
+            return Ok(());
+        };
+        let Some(ticket) = self.ticket(stored).await? else {
             return Ok(());
         };
         let listed = gated(&self.state, &self.tenant, Provider::Freshdesk, || {
@@ -144,6 +144,21 @@ impl Relay {
         Ok(())
     }
 
+    /// The incidence's ticket; when it is not known yet (a create whose answer was lost), the
+    /// adoption of the ticket is asked to run the relay again, and there is nothing to read now.
+    async fn ticket(&self, stored: &Stored) -> Result<Option<u64>, JobError> {
+        let known = |s: &Stored| s.sync.freshdesk_ticket_id.and_then(|t| u64::try_from(t).ok());
+        if let Some(ticket) = known(stored) {
+            return Ok(Some(ticket));
+        }
+        let (tenant, id) = (self.tenant.id, stored.incidence.id);
+        if repo::wait_for_ticket(&self.state.db, tenant, id).await? {
+            info!(incidence = %id, "reply before the ticket was known; relaying once it is");
+            return Ok(None);
+        }
+        Ok(repo::by_id(&self.state.db, tenant, id).await?.as_ref().and_then(known))
+    }
+
     async fn send_replies(&self, stored: &Stored, agent_email: Option<&str>) -> Result<(), JobError> {
         let (db, tenant, inc) = (&self.state.db, self.tenant.id, &stored.incidence);
         let unsent = deliveries::unsent(db, tenant, inc.id, Kind::ChatReply).await?;
@@ -161,6 +176,7 @@ impl Relay {
             }
             admit(&self.state, &self.tenant, Provider::Freshchat).await?;
             deliveries::mark_sending(db, tenant, d.id, clock::now()).await?;
+            still_admitted(&self.state, &self.tenant, Provider::Freshchat)?;
             let message = OutgoingMessage::agent_text(agent.clone(), d.body.clone());
             let sent = self.fc.client.send_message(conversation, &message).await;
             observe(&self.state, &self.tenant, Provider::Freshchat, &sent).await?;

@@ -1,9 +1,10 @@
 //! Provider call admission.
 //!
 //! Two rules, checked before every call: a provider's `Retry-After` holds every call of the
-//! tenant to that provider — in every process — until it has passed (a row in `provider_gates`);
-//! and an in-process token bucket paces calls to the tenant's budget per minute, so a burst waits
-//! as queued jobs instead of failing against the provider's limit.
+//! tenant to that provider — in every process — until it has passed (a row in `provider_gates`,
+//! and in this process's memory at once, so its other jobs stop before that write lands); and an
+//! in-process token bucket paces calls to the tenant's budget per minute, so a burst waits as
+//! queued jobs instead of failing against the provider's limit.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -40,6 +41,8 @@ struct Bucket {
 #[derive(Debug, Default)]
 pub struct Gates {
     buckets: Mutex<HashMap<(TenantId, Provider), Bucket>>,
+    /// Holds this process has seen, ahead of (and besides) the shared ones.
+    held: Mutex<HashMap<(TenantId, Provider), DateTime<Utc>>>,
 }
 
 impl Gates {
@@ -56,12 +59,25 @@ impl Gates {
         per_minute: u32,
         now: DateTime<Utc>,
     ) -> DbResult<Result<(), Duration>> {
+        if let Some(wait) = self.held_here(tenant, provider, now) {
+            return Ok(Err(wait));
+        }
         if let Some(until) = held_until(db, tenant, provider).await?
             && until > now
         {
             return Ok(Err((until - now).to_std().unwrap_or(Duration::ZERO)));
         }
+        // A `Retry-After` seen here while the shared hold was being read.
+        if let Some(wait) = self.held_here(tenant, provider, now) {
+            return Ok(Err(wait));
+        }
         Ok(self.take_token(tenant, provider, per_minute, now))
+    }
+
+    /// What a `Retry-After` this process has seen still makes calls wait, if anything (no I/O).
+    pub fn held_here(&self, tenant: TenantId, provider: Provider, now: DateTime<Utc>) -> Option<Duration> {
+        let until = *self.held.lock().ok()?.get(&(tenant, provider))?;
+        (until > now).then(|| (until - now).to_std().unwrap_or(Duration::ZERO))
     }
 
     fn take_token(
@@ -94,7 +110,8 @@ impl Gates {
         }
     }
 
-    /// Holds every call of the tenant to the provider until `until` (a `Retry-After`).
+    /// Holds every call of the tenant to the provider until `until` (a `Retry-After`): in this
+    /// process at once, in every other through the database.
     pub async fn hold(
         &self,
         db: &Db,
@@ -103,22 +120,32 @@ impl Gates {
         until: DateTime<Utc>,
         reason: &str,
     ) -> DbResult<()> {
+        self.remember(tenant, provider, until);
         // The later of the stored and the new time wins, whichever process writes first.
         const SQL: &str = "INSERT INTO provider_gates (tenant_id, provider, not_before, reason) VALUES ($1, $2, $3, $4) \
                            ON CONFLICT (tenant_id, provider) DO UPDATE SET \
                              not_before = CASE WHEN excluded.not_before > provider_gates.not_before THEN excluded.not_before ELSE provider_gates.not_before END, \
-                             reason = excluded.reason";
-        on_db!(db, pool => {
-            sqlx::query(SQL)
+                             reason = excluded.reason \
+                           RETURNING not_before";
+        let held: DateTime<Utc> = on_db!(db, pool => {
+            sqlx::query_scalar(SQL)
                 .bind(tenant.as_uuid())
                 .bind(provider.as_str())
                 .bind(until)
                 .bind(reason)
-                .execute(pool)
+                .fetch_one(pool)
                 .await
-                .map(|r| r.rows_affected())
         })?;
+        // Another process's longer hold, now known here too.
+        self.remember(tenant, provider, held);
         Ok(())
+    }
+
+    fn remember(&self, tenant: TenantId, provider: Provider, until: DateTime<Utc>) {
+        if let Ok(mut held) = self.held.lock() {
+            let at = held.entry((tenant, provider)).or_insert(until);
+            *at = (*at).max(until);
+        }
     }
 }
 

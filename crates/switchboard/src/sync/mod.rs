@@ -80,6 +80,19 @@ pub async fn admit(state: &AppState, tenant: &Tenant, provider: gate::Provider) 
     }
 }
 
+/// Right before a write that [`admit`] let through and whose intent is now recorded: a
+/// `Retry-After` this process learnt meanwhile (another job's 429) still stops it. The intent
+/// stays, so the next run asks the provider first, as after a lost answer.
+pub fn still_admitted(state: &AppState, tenant: &Tenant, provider: gate::Provider) -> Result<(), JobError> {
+    match state.gates.held_here(tenant.id, provider, crate::clock::now()) {
+        None => Ok(()),
+        Some(wait) => Err(JobError::RateLimited {
+            wait,
+            reason: format!("{} answered 429 meanwhile", provider.as_str()),
+        }),
+    }
+}
+
 /// Records what a call's answer says about the gate: a 429 holds every worker's calls to the
 /// provider for the tenant until its `Retry-After` has passed.
 pub async fn observe<T>(

@@ -20,14 +20,14 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::gate::Provider;
-use super::{admit, gated, job_error, observe, same_text, tenant_of};
+use super::{admit, gated, job_error, observe, same_text, still_admitted, tenant_of};
 use crate::clock;
 use crate::db::deliveries::{self, Delivery, Kind, State};
 use crate::db::incidences::{self as repo, Stored, SyncUpdate};
 use crate::db::{DbError, DbResult};
 use crate::integrations::Freshdesk;
 use crate::jobs::registry::{JobContext, JobResult};
-use crate::jobs::{JobError, JobSpec, NewJob, Outcome, priority};
+use crate::jobs::{JobError, JobSpec, NewJob, Outcome, priority, queue};
 use crate::state::AppState;
 use crate::tenants::{Tenant, TicketFieldNames};
 
@@ -199,6 +199,7 @@ impl Syncer {
         repo::update_sync(&mut tx, tenant, inc.id, &intent, now).await?;
         tx.commit().await?;
 
+        still_admitted(&self.state, &self.tenant, Provider::Freshdesk)?;
         let created = self.fd.client.create_ticket(&new).await;
         observe(&self.state, &self.tenant, Provider::Freshdesk, &created).await?;
         match created {
@@ -276,6 +277,11 @@ impl Syncer {
             ..Default::default()
         };
         repo::update_sync(&mut tx, tenant, id, &update, now).await?;
+        // An agent replied on the ticket before it was known here (its create's answer was
+        // lost): relay now.
+        if repo::take_replies_waiting(&mut tx, tenant, id).await? {
+            queue::enqueue(&mut tx, super::chat::job(tenant, id, None)?, now).await?;
+        }
         if let Some(d) = description {
             deliveries::mark_sent(&mut tx, tenant, d.id, &format!("ticket:{ticket_id}:description"), now).await?;
         }
@@ -306,6 +312,7 @@ impl Syncer {
             }
             admit(&self.state, &self.tenant, Provider::Freshdesk).await?;
             deliveries::mark_sending(db, tenant, d.id, clock::now()).await?;
+            still_admitted(&self.state, &self.tenant, Provider::Freshdesk)?;
             let note = NewNote::public_incoming(ticket::note_html(&d.body));
             let added = self.fd.client.add_note(ticket, &note).await;
             observe(&self.state, &self.tenant, Provider::Freshdesk, &added).await?;

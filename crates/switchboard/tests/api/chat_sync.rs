@@ -339,6 +339,45 @@ async fn a_rate_limited_create_waits_exactly_the_retry_after() {
 }
 
 #[tokio::test]
+async fn a_retry_after_holds_this_process_at_once_and_every_other_through_the_database() {
+    use switchboard::sync::gate::{Gates, Provider as GateProvider};
+    let app = crate::helpers::spawn_app_without_worker().await;
+    let (db, tenant, now) = (&app.state.db, app.tenant.id, clock::now());
+    let (here, elsewhere) = (Gates::new(), Gates::new());
+    let admit = async |g: &Gates, provider, at| g.admit(db, tenant, provider, 0, at).await.unwrap();
+    assert_eq!(admit(&here, GateProvider::Freshdesk, now).await, Ok(()));
+
+    here.hold(
+        db,
+        tenant,
+        GateProvider::Freshdesk,
+        now + chrono::Duration::seconds(2),
+        "429",
+    )
+    .await
+    .unwrap();
+    let two = std::time::Duration::from_secs(2);
+    assert_eq!(admit(&here, GateProvider::Freshdesk, now).await, Err(two));
+    assert_eq!(admit(&elsewhere, GateProvider::Freshdesk, now).await, Err(two));
+    // Another provider is not held; a shorter hold does not shorten the longer one.
+    assert_eq!(admit(&here, GateProvider::Freshchat, now).await, Ok(()));
+    elsewhere
+        .hold(
+            db,
+            tenant,
+            GateProvider::Freshdesk,
+            now + chrono::Duration::seconds(1),
+            "429",
+        )
+        .await
+        .unwrap();
+    assert_eq!(admit(&elsewhere, GateProvider::Freshdesk, now).await, Err(two));
+    let later = now + chrono::Duration::seconds(2);
+    assert_eq!(admit(&here, GateProvider::Freshdesk, later).await, Ok(()));
+    assert_eq!(admit(&elsewhere, GateProvider::Freshdesk, later).await, Ok(()));
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_and_nothing_is_doubled() {
     let w = world().await;
     let faults = w.sandbox.faults();
@@ -427,6 +466,68 @@ async fn a_create_that_timed_out_after_freshdesk_made_the_ticket_is_adopted() {
         .unwrap()
         .expect("the incidence adopted the ticket");
     assert_eq!(stored.sync.freshdesk_ticket_id, Some(ticket.id as i64));
+}
+
+#[tokio::test]
+async fn an_agent_reply_before_the_lost_create_is_adopted_reaches_the_chat_once_it_is() {
+    // Found by the fault test under load (tests/resilience): the relay ran while the ticket was
+    // still unknown here, found nothing to read, and the reply was never relayed.
+    let w = world_with(SandboxConfig::default(), &[("SWITCHBOARD_PROVIDER_TIMEOUT_SECS", "1")]).await;
+    w.sandbox
+        .faults()
+        .add(
+            FaultRule::new(
+                Provider::Freshdesk,
+                FaultAction::TimeoutAfterCommit { hold_millis: 2500 },
+            )
+            .method("POST")
+            .path_prefix("/tickets")
+            .times(1),
+        )
+        .unwrap();
+    let chat = w
+        .sandbox
+        .customer_says("u-early-reply", "is the menu vegan?")
+        .await
+        .unwrap();
+    // The ticket exists in Freshdesk while Switchboard still waits for the create's answer.
+    let ticket = w
+        .until("the ticket in Freshdesk", |w| w.ticket_for(&chat.conversation_id))
+        .await;
+    w.sandbox
+        .agent_replies(ticket.id, "<p>Yes, all of it.</p>", None)
+        .await
+        .unwrap();
+    let relayed = w
+        .until("the reply in the chat", |w| {
+            Some(w.agent_chat_texts(&chat.conversation_id)).filter(|t| !t.is_empty())
+        })
+        .await;
+    assert_eq!(relayed, vec!["Yes, all of it."]);
+
+    // The reply's webhook was worked off before the ticket was adopted: the path under test.
+    let db = &w.app.state.db;
+    let stored = repo::by_ticket(db, w.app.tenant.id, ticket.id as i64)
+        .await
+        .unwrap()
+        .unwrap();
+    let timeline = repo::timeline(db, w.app.tenant.id, stored.incidence.id).await.unwrap();
+    let adopted = timeline.iter().find(|e| e.kind == "TICKET_CREATED").unwrap().created_at;
+    let filter = ReplayFilter {
+        provider: inbox::Provider::Freshdesk,
+        since: clock::now() - chrono::Duration::hours(1),
+        tenant: Some(w.app.tenant.id),
+    };
+    let replies = inbox::replayable(db, &filter).await.unwrap();
+    assert_eq!(replies.len(), 1, "one agent-reply webhook");
+    let reply_event = inbox::get(db, w.app.tenant.id, replies[0].0).await.unwrap().unwrap();
+    assert_eq!(reply_event.state, EventState::Processed);
+    assert!(
+        reply_event.processed_at.unwrap() < adopted,
+        "the reply was processed after the adoption"
+    );
+    w.sandbox.settle().await;
+    assert_eq!(w.agent_chat_texts(&chat.conversation_id).len(), 1, "relayed once");
 }
 
 #[tokio::test]

@@ -125,7 +125,7 @@ pub async fn spawn_app_without_worker() -> TestApp {
 }
 
 pub async fn spawn(with_worker: bool, extra: &[(&str, &str)]) -> TestApp {
-    switchboard::telemetry::init(switchboard::config::LogFormat::Pretty);
+    switchboard::telemetry::init_for_tests();
     let app = Application::build(
         test_config(extra),
         ServeOptions {

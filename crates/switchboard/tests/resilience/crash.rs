@@ -1,0 +1,77 @@
+//! `kill -9` of `serve` and of `worker`, each several times at random moments under load.
+
+use std::time::Duration;
+
+use loadgen::fleet::{Fleet, Role, free_port};
+use loadgen::{Session, record::Answer};
+use tokio_util::sync::CancellationToken;
+
+use crate::Stage;
+
+/// Until `stop`: waits a random 0.6–1.8 s, kills the next victim in turn with SIGKILL, leaves it
+/// down up to 0.3 s (webhooks meanwhile are refused, its running jobs stranded mid-lease) and
+/// starts it again. Returns how many kills each victim took.
+async fn kill_at_random(fleet: &mut Fleet, victims: &[usize], stop: &CancellationToken, seed: u64) -> Vec<u32> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut kills = vec![0; victims.len()];
+    for turn in 0.. {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(Duration::from_millis(rng.u64(600..1_800))) => {}
+        }
+        let which = turn % victims.len();
+        fleet.kill(victims[which]).await.unwrap();
+        kills[which] += 1;
+        tokio::time::sleep(Duration::from_millis(rng.u64(0..300))).await;
+        fleet.restart(victims[which]).await.unwrap();
+    }
+    kills
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_serve_and_worker_at_random_loses_and_doubles_nothing() {
+    let mut stage = Stage::new("crash").await;
+    let serve = stage
+        .fleet
+        .add(Role::Serve {
+            port: free_port().unwrap(),
+            worker: false,
+        })
+        .await
+        .unwrap();
+    let worker = stage.fleet.add(Role::Worker).await.unwrap();
+    let seed = fastrand::u64(..);
+    eprintln!("crash test: kill schedule seed {seed}");
+
+    let session = Session::start(stage.load(stage.target(&[serve]), 120.0, 12, seed))
+        .await
+        .unwrap();
+    let (stop, victims) = (CancellationToken::new(), [serve, worker]);
+    let (sent, kills) = tokio::join!(
+        async {
+            let sent = session.send().await;
+            stop.cancel();
+            sent
+        },
+        kill_at_random(&mut stage.fleet, &victims, &stop, seed),
+    );
+    assert!(
+        kills.iter().all(|&k| k >= 2),
+        "each process killed several times: {kills:?}"
+    );
+    // While `serve` was down, webhooks were refused (the provider would retry them); many were
+    // accepted around the kills.
+    let refused = sent
+        .record
+        .events
+        .iter()
+        .filter(|e| matches!(e.answer, Answer::Transport { .. }))
+        .count();
+    let accepted = sent.record.accepted().count();
+    eprintln!("crash test: {kills:?} kills; {accepted} accepted, {refused} refused while down");
+    assert!(accepted > 500, "{accepted} accepted");
+
+    let outcome = session.finish(sent).await;
+    stage.assert_promises_kept(&outcome).await;
+    stage.fleet.stop().await.unwrap();
+}
