@@ -219,11 +219,18 @@ impl Fleet {
     pub async fn stop(&mut self) -> Result<(), LoadError> {
         for member in &mut self.members {
             if let Some(mut child) = member.child.take() {
-                if let Some(pid) = child.id() {
-                    // No signal API in std or tokio beyond SIGKILL; `kill` is everywhere.
-                    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+                // std and tokio send only SIGKILL; SIGTERM through kill(1), else SIGKILL.
+                let pid = child.id().map(|p| p.to_string()).unwrap_or_default();
+                let termed = Command::new("kill").args(["-TERM", &pid]).status().await;
+                if !termed.is_ok_and(|s| s.success()) {
+                    let _ = child.start_kill();
                 }
-                let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+                if tokio::time::timeout(Duration::from_secs(30), child.wait())
+                    .await
+                    .is_err()
+                {
+                    let _ = child.kill().await;
+                }
             }
         }
         Ok(())

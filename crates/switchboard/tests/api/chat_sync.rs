@@ -424,25 +424,28 @@ async fn server_errors_are_retried_and_nothing_is_doubled() {
     assert_eq!(answered(Provider::Freshchat, 503), 2, "both injected 503s were met");
 }
 
+/// The first ticket create is made, but its answer comes after Switchboard's 1 s timeout.
+fn lose_the_first_create_answer(w: &World) {
+    let fault = FaultRule::new(
+        Provider::Freshdesk,
+        FaultAction::TimeoutAfterCommit { hold_millis: 2500 },
+    );
+    w.sandbox
+        .faults()
+        .add(fault.method("POST").path_prefix("/tickets").times(1))
+        .unwrap();
+}
+
+const ONE_SECOND_TIMEOUT: &[(&str, &str)] = &[("SWITCHBOARD_PROVIDER_TIMEOUT_SECS", "1")];
+
 #[tokio::test]
 async fn a_create_that_timed_out_after_freshdesk_made_the_ticket_is_adopted() {
     let config = SandboxConfig {
         search_index_lag: std::time::Duration::from_millis(1500),
         ..SandboxConfig::default()
     };
-    let w = world_with(config, &[("SWITCHBOARD_PROVIDER_TIMEOUT_SECS", "1")]).await;
-    w.sandbox
-        .faults()
-        .add(
-            FaultRule::new(
-                Provider::Freshdesk,
-                FaultAction::TimeoutAfterCommit { hold_millis: 2500 },
-            )
-            .method("POST")
-            .path_prefix("/tickets")
-            .times(1),
-        )
-        .unwrap();
+    let w = world_with(config, ONE_SECOND_TIMEOUT).await;
+    lose_the_first_create_answer(&w);
     let chat = w.sandbox.customer_says("u-timeout", "are you there?").await.unwrap();
     w.sandbox.customer_says("u-timeout", "hello?").await.unwrap();
     let ticket = w.until("the ticket", |w| w.ticket_for(&chat.conversation_id)).await;
@@ -472,19 +475,8 @@ async fn a_create_that_timed_out_after_freshdesk_made_the_ticket_is_adopted() {
 async fn an_agent_reply_before_the_lost_create_is_adopted_reaches_the_chat_once_it_is() {
     // Found by the fault test under load (tests/resilience): the relay ran while the ticket was
     // still unknown here, found nothing to read, and the reply was never relayed.
-    let w = world_with(SandboxConfig::default(), &[("SWITCHBOARD_PROVIDER_TIMEOUT_SECS", "1")]).await;
-    w.sandbox
-        .faults()
-        .add(
-            FaultRule::new(
-                Provider::Freshdesk,
-                FaultAction::TimeoutAfterCommit { hold_millis: 2500 },
-            )
-            .method("POST")
-            .path_prefix("/tickets")
-            .times(1),
-        )
-        .unwrap();
+    let w = world_with(SandboxConfig::default(), ONE_SECOND_TIMEOUT).await;
+    lose_the_first_create_answer(&w);
     let chat = w
         .sandbox
         .customer_says("u-early-reply", "is the menu vegan?")

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use loadgen::fleet::{Fleet, Role, free_port};
+use loadgen::fleet::{Fleet, Role};
 use loadgen::{Session, record::Answer};
 use tokio_util::sync::CancellationToken;
 
@@ -31,14 +31,7 @@ async fn kill_at_random(fleet: &mut Fleet, victims: &[usize], stop: &Cancellatio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_serve_and_worker_at_random_loses_and_doubles_nothing() {
     let mut stage = Stage::new("crash").await;
-    let serve = stage
-        .fleet
-        .add(Role::Serve {
-            port: free_port().unwrap(),
-            worker: false,
-        })
-        .await
-        .unwrap();
+    let serve = stage.serve(false).await;
     let worker = stage.fleet.add(Role::Worker).await.unwrap();
     let seed = fastrand::u64(..);
     eprintln!("crash test: kill schedule seed {seed}");

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use loadgen::Session;
-use loadgen::fleet::{Role, free_port};
 use sandbox::requests::RequestRecord;
 use sandbox::{FaultAction, FaultRule, Provider, Sandbox};
 
@@ -69,14 +68,7 @@ fn early_requests(log: &[RequestRecord]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_freshdesk_delays_but_never_loses_or_doubles_and_retry_after_is_honoured() {
     let mut stage = Stage::new("faults").await;
-    let serve = stage
-        .fleet
-        .add(Role::Serve {
-            port: free_port().unwrap(),
-            worker: true,
-        })
-        .await
-        .unwrap();
+    let serve = stage.serve(true).await;
     let session = Session::start(stage.load(stage.target(&[serve]), 60.0, 11, 11))
         .await
         .unwrap();

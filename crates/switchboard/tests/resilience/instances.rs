@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use loadgen::Session;
-use loadgen::fleet::{Role, free_port};
+use loadgen::fleet::Role;
 use sandbox::requests::RequestRecord;
 use sandbox::{FaultAction, FaultRule, Provider};
 
@@ -58,14 +58,7 @@ async fn two_servers_and_two_workers_on_one_database_run_each_job_once() {
         eprintln!("several instances share a PostgreSQL database: set TEST_DATABASE_URL (CI does)");
         return;
     }
-    let mut servers = Vec::new();
-    for _ in 0..2 {
-        let role = Role::Serve {
-            port: free_port().unwrap(),
-            worker: false,
-        };
-        servers.push(stage.fleet.add(role).await.unwrap());
-    }
+    let servers = [stage.serve(false).await, stage.serve(false).await];
     for _ in 0..2 {
         stage.fleet.add(Role::Worker).await.unwrap();
     }

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use loadgen::fleet::{Fleet, FleetConfig};
+use loadgen::fleet::{Fleet, FleetConfig, Role, free_port};
 use loadgen::record::markers_in;
 use loadgen::{DriveOptions, Mix, Rate, RunOptions, RunOutcome, Target};
 use switchboard::db::{Db, on_db};
@@ -75,6 +75,15 @@ impl Stage {
             key,
             postgres: database_url.starts_with("postgres"),
         }
+    }
+
+    /// Starts a `serve` on a free port (with its own job worker or not); its fleet index.
+    pub async fn serve(&mut self, worker: bool) -> usize {
+        let role = Role::Serve {
+            port: free_port().unwrap(),
+            worker,
+        };
+        self.fleet.add(role).await.unwrap()
     }
 
     /// The tenant's key against the `serve` processes at these fleet indexes.
