@@ -1,7 +1,5 @@
 //! Operator commands: tenants, API keys, jobs, stored events.
 
-//! The `switchboard` command.
-
 use std::time::Duration;
 
 use anyhow::Context;
