@@ -4,13 +4,11 @@
 //! machine with the server, so this says what saturated — and whether something unrelated was
 //! running (`other`).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use tokio::task::JoinHandle;
-
 use crate::record::RunClock;
+use crate::sampler::Sampler;
+use serde::{Deserialize, Serialize};
 
 const EVERY: Duration = Duration::from_millis(500);
 /// Linux's `USER_HZ` (tick counters in `/proc` are in these units): 100 on every common build.
@@ -118,39 +116,8 @@ pub fn usage(readings: &[Ticks], from_us: u64, to_us: u64) -> Option<CpuUsage> {
 }
 
 /// Reads the counters every 500 ms until dropped.
-pub struct CpuSampler {
-    readings: Arc<Mutex<Vec<Ticks>>>,
-    task: JoinHandle<()>,
-}
-
-impl CpuSampler {
-    pub fn start(pid: Option<u32>, clock: RunClock) -> Self {
-        let readings = Arc::new(Mutex::new(Vec::new()));
-        let shared = Arc::clone(&readings);
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(EVERY);
-            loop {
-                tick.tick().await;
-                if let Some(t) = read(pid, clock.now_us()) {
-                    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(t);
-                }
-            }
-        });
-        Self { readings, task }
-    }
-
-    pub fn readings(&self) -> Vec<Ticks> {
-        self.readings
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-}
-
-impl Drop for CpuSampler {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+pub fn sampler(pid: Option<u32>, clock: RunClock) -> Sampler<Ticks> {
+    Sampler::start(EVERY, move || read(pid, clock.now_us()))
 }
 
 #[cfg(test)]

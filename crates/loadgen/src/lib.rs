@@ -46,6 +46,7 @@ pub mod record;
 pub mod report;
 pub mod rss;
 pub mod run;
+pub mod sampler;
 pub mod scenario;
 pub mod verify;
 

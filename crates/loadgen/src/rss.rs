@@ -1,11 +1,9 @@
 //! The server's resident memory: `VmRSS` from `/proc/<pid>/status`, sampled every 250 ms.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
-
 use crate::record::RunClock;
+use crate::sampler::Sampler;
 
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 
@@ -23,40 +21,8 @@ pub fn read_rss_kib(pid: u32) -> Option<u64> {
 }
 
 /// Samples (run-clock µs, KiB) in the background until dropped.
-pub struct RssSampler {
-    samples: Arc<Mutex<Vec<(u64, u64)>>>,
-    task: JoinHandle<()>,
-}
-
-impl RssSampler {
-    pub fn start(pid: u32, clock: RunClock) -> Self {
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let shared = Arc::clone(&samples);
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(SAMPLE_EVERY);
-            loop {
-                tick.tick().await;
-                if let Some(kib) = read_rss_kib(pid) {
-                    let mut s = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    s.push((clock.now_us(), kib));
-                }
-            }
-        });
-        Self { samples, task }
-    }
-
-    pub fn samples(&self) -> Vec<(u64, u64)> {
-        self.samples
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-}
-
-impl Drop for RssSampler {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+pub fn sampler(pid: u32, clock: RunClock) -> Sampler<(u64, u64)> {
+    Sampler::start(SAMPLE_EVERY, move || Some((clock.now_us(), read_rss_kib(pid)?)))
 }
 
 /// Idle (a sample taken just before sending began) and the largest sample from then on.

@@ -9,7 +9,7 @@ use sandbox::SandboxConfig;
 use serde_json::json;
 use url::Url;
 
-use crate::cpu::{CpuSampler, CpuUsage, usage};
+use crate::cpu::{self, CpuUsage, usage};
 use crate::driver::{DriveOptions, Driver, Rate, http_client};
 use crate::effects::{self, EffectTracker};
 use crate::error::LoadError;
@@ -17,7 +17,8 @@ use crate::host::{SandboxHost, Target, connect_tenant};
 use crate::prepare::{Prepared, prepare};
 use crate::record::{Record, RunClock};
 use crate::report::{LoadInputs, Report};
-use crate::rss::{RssSampler, read_rss_kib, summarise};
+use crate::rss::{self, read_rss_kib, summarise};
+use crate::sampler::Sampler;
 use crate::scenario::{Mix, Scenario};
 use crate::verify::{VerifyReport, verify};
 
@@ -79,7 +80,7 @@ pub struct Sent {
     pub record: Record,
     cpu: Option<CpuUsage>,
     idle_rss: Option<u64>,
-    rss: Option<RssSampler>,
+    rss: Option<Sampler<(u64, u64)>>,
 }
 
 impl Session {
@@ -151,15 +152,15 @@ impl Session {
     /// Sends the warm-up and the measured phase; returns when every answer is in.
     pub async fn send(&self) -> Sent {
         let idle_rss = self.options.pid.and_then(read_rss_kib);
-        let rss = self.options.pid.map(|pid| RssSampler::start(pid, self.clock));
-        let cpu = CpuSampler::start(self.options.pid, self.clock);
+        let rss = self.options.pid.map(|pid| rss::sampler(pid, self.clock));
+        let cpu = cpu::sampler(self.options.pid, self.clock);
         eprintln!(
             "loadgen: sending ({:.0} s warm-up, {:.0} s measured)…",
             self.options.drive.warmup.as_secs_f64(),
             self.options.drive.duration.as_secs_f64()
         );
         let record = self.driver.drive(&self.options.drive, Arc::clone(&self.tracker)).await;
-        let cpu = usage(&cpu.readings(), record.measured_from_us, record.measured_to_us);
+        let cpu = usage(&cpu.samples(), record.measured_from_us, record.measured_to_us);
         eprintln!(
             "loadgen: sent {} events; waiting for their effects…",
             record.events.len()
