@@ -342,6 +342,7 @@ async fn watch_tickets(driver: Driver, tracker: Arc<Mutex<EffectTracker>>) {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A mutex's guard; a panicked holder left nothing half-written worth refusing (plain records).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

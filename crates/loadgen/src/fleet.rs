@@ -244,22 +244,9 @@ impl Fleet {
         }
     }
 
-    /// The process's pid while it runs.
-    pub fn pid(&self, index: usize) -> Option<u32> {
-        self.members.get(index)?.child.as_ref()?.id()
-    }
-
     /// Times the process was started and killed.
     pub fn counts(&self, index: usize) -> (u32, u32) {
         self.members.get(index).map_or((0, 0), |m| (m.starts, m.kills))
-    }
-
-    pub fn len(&self) -> usize {
-        self.members.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
     }
 
     fn log_path(&self, name: &str) -> PathBuf {
@@ -267,7 +254,7 @@ impl Fleet {
     }
 
     /// The last lines a process logged (for failure messages).
-    pub fn log_tail(&self, name: &str) -> String {
+    fn log_tail(&self, name: &str) -> String {
         tail(&self.log_path(name), 40)
     }
 

@@ -10,7 +10,7 @@ use serde_json::json;
 use url::Url;
 
 use crate::cpu::{self, CpuUsage, usage};
-use crate::driver::{DriveOptions, Driver, Rate, http_client};
+use crate::driver::{DriveOptions, Driver, Rate, http_client, lock};
 use crate::effects::{self, EffectTracker};
 use crate::error::LoadError;
 use crate::host::{SandboxHost, Target, connect_tenant};
@@ -238,10 +238,6 @@ pub async fn run(options: RunOptions) -> Result<RunOutcome, LoadError> {
     let session = Session::start(options).await?;
     let sent = session.send().await;
     Ok(session.finish(sent).await)
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

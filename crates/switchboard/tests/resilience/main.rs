@@ -122,12 +122,14 @@ impl Stage {
         }
     }
 
-    /// `sql` counts with the tenant as `$1` and, when it has one, now as `$2`.
-    async fn count(&self, sql: &'static str) -> i64 {
-        let now = switchboard::clock::now();
+    /// `sql` counts with the tenant as `$1` and, when given, a time as `$2`.
+    async fn count(&self, sql: &'static str, at: Option<chrono::DateTime<chrono::Utc>>) -> i64 {
         on_db!(&self.db, pool => {
             let query = sqlx::query_scalar(sql).bind(self.tenant);
-            let query = if sql.contains("$2") { query.bind(now) } else { query };
+            let query = match at {
+                Some(at) => query.bind(at),
+                None => query,
+            };
             query.fetch_one(pool).await
         })
         .unwrap()
@@ -139,14 +141,14 @@ impl Stage {
         const BUSY: &str = "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 \
                             AND (state = 'running' OR (state = 'queued' AND run_at <= $2))";
         let started = Instant::now();
-        let mut busy = self.count(BUSY).await;
+        let mut busy = self.count(BUSY, Some(switchboard::clock::now())).await;
         while busy > 0 {
             assert!(
                 started.elapsed() < DRAIN,
                 "{busy} jobs still due or running after {DRAIN:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
-            busy = self.count(BUSY).await;
+            busy = self.count(BUSY, Some(switchboard::clock::now())).await;
         }
     }
 
@@ -178,6 +180,6 @@ impl Stage {
         assert!(lost.is_empty(), "answered 2xx but not in the inbox: {lost:?}");
 
         const DEAD: &str = "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND state = 'dead'";
-        assert_eq!(self.count(DEAD).await, 0, "dead jobs");
+        assert_eq!(self.count(DEAD, None).await, 0, "dead jobs");
     }
 }
