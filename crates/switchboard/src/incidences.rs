@@ -42,11 +42,24 @@ pub async fn record(
     conversation: &ConversationId,
     event: &ConversationEvent,
 ) -> Result<Recorded, RecordError> {
+    let stored = repo::by_conversation(&state.db, tenant.id, channel, conversation).await?;
+    record_read(state, tenant, channel, conversation, stored, event).await
+}
+
+/// [`record`] with the conversation's incidence as the caller just read it (`None`: none yet).
+pub async fn record_read(
+    state: &AppState,
+    tenant: &Tenant,
+    channel: Channel,
+    conversation: &ConversationId,
+    mut stored: Option<Stored>,
+    event: &ConversationEvent,
+) -> Result<Recorded, RecordError> {
     for _ in 0..ATTEMPTS {
-        let stored = repo::by_conversation(&state.db, tenant.id, channel, conversation).await?;
         if let Some(done) = try_record(state, tenant, stored, channel, conversation, event).await? {
             return Ok(done);
         }
+        stored = repo::by_conversation(&state.db, tenant.id, channel, conversation).await?;
     }
     Err(RecordError::Contended)
 }

@@ -309,6 +309,8 @@ pub fn spawn_worker(
         .chain(crate::context_store::memory::periodic())
         .collect();
     let scheduled = tokio::spawn(schedule::run(state.db.clone(), periodic, shutdown.clone()));
+    // Jobs make the provider calls: this process follows every process's provider holds.
+    state.gates.follow(&state.db, shutdown.clone());
     let worker = Worker::new(state.db.clone(), registry, worker_options(&state.config, scope));
     let shutdown = shutdown.clone();
     tokio::spawn(async move {

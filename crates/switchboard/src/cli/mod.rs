@@ -189,6 +189,7 @@ async fn worker(config: Config, tenant: Option<String>, concurrency: Option<usiz
         crate::jobs::schedule::defaults(),
         shutdown.clone(),
     ));
+    state.gates.follow(&state.db, shutdown.clone());
     Worker::new(state.db.clone(), registry, options).run(shutdown).await;
     let _ = scheduled.await;
     state.db.close().await;

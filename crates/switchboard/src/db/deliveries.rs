@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::ids::{IncidenceId, TenantId};
 use uuid::Uuid;
 
-use super::{Db, DbError, DbResult, Tx, on_db, on_tx};
+use super::{Db, DbError, DbResult, Exec, Tx, on_db, on_exec, on_tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -159,10 +159,16 @@ pub async fn mark_pending(db: &Db, tenant: TenantId, id: Uuid) -> DbResult<()> {
     Ok(())
 }
 
-pub async fn mark_sent(tx: &mut Tx, tenant: TenantId, id: Uuid, remote_id: &str, now: DateTime<Utc>) -> DbResult<()> {
+pub async fn mark_sent<'a>(
+    exec: impl Into<Exec<'a>>,
+    tenant: TenantId,
+    id: Uuid,
+    remote_id: &str,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
     const SQL: &str =
         "UPDATE deliveries SET state = 'sent', remote_id = $3, sent_at = $4 WHERE tenant_id = $1 AND id = $2";
-    on_tx!(tx, conn => {
+    on_exec!(exec.into(), conn => {
         sqlx::query(SQL).bind(tenant.as_uuid()).bind(id).bind(remote_id).bind(now).execute(conn).await.map(|r| r.rows_affected())
     })?;
     Ok(())

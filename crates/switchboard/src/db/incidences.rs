@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Db, DbResult, Tx, on_db, on_tx};
+use super::{Db, DbResult, Exec, Tx, on_db, on_exec, on_tx};
 
 /// Helpdesk and chat sync state: the shell's, not the domain's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -24,6 +24,30 @@ pub struct SyncState {
     pub chat_resolved: Option<bool>,
     /// Custom field values last written to the ticket.
     pub fields_synced: Option<serde_json::Value>,
+}
+
+impl SyncState {
+    /// What [`update_sync`] makes of these columns, without reading them back.
+    pub fn apply(&mut self, u: &SyncUpdate) {
+        if let Some(id) = u.freshdesk_ticket_id {
+            self.freshdesk_ticket_id = Some(id);
+        }
+        if let Some(started) = u.ticket_create_started_at {
+            self.ticket_create_started_at = started;
+        }
+        if let Some(uncertain) = u.ticket_create_uncertain {
+            self.ticket_create_uncertain = uncertain;
+        }
+        if let Some(status) = u.ticket_status {
+            self.ticket_status = Some(status);
+        }
+        if let Some(resolved) = u.chat_resolved {
+            self.chat_resolved = Some(resolved);
+        }
+        if let Some(fields) = &u.fields_synced {
+            self.fields_synced = Some(fields.clone());
+        }
+    }
 }
 
 /// An incidence as stored: the domain state, its version, the sync state.
@@ -305,8 +329,8 @@ pub struct SyncUpdate {
     pub fields_synced: Option<serde_json::Value>,
 }
 
-pub async fn update_sync(
-    tx: &mut Tx,
+pub async fn update_sync<'a>(
+    exec: impl Into<Exec<'a>>,
     tenant: TenantId,
     id: IncidenceId,
     u: &SyncUpdate,
@@ -323,7 +347,7 @@ pub async fn update_sync(
          fields_synced = COALESCE($9, fields_synced), \
          updated_at = $10 WHERE tenant_id = $1 AND id = $2";
     let started = u.ticket_create_started_at;
-    on_tx!(tx, conn => {
+    on_exec!(exec.into(), conn => {
         sqlx::query(SQL)
             .bind(tenant.as_uuid())
             .bind(id.as_uuid())

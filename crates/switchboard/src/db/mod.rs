@@ -49,7 +49,48 @@ macro_rules! on_tx {
     };
 }
 
-pub use crate::{on_db, on_tx};
+/// Runs `$body` with `$conn` bound to wherever an [`Exec`] writes: the pool (the statement is
+/// its own transaction) or the open transaction's connection.
+#[macro_export]
+macro_rules! on_exec {
+    ($exec:expr, $conn:ident => $body:expr) => {
+        match $exec {
+            $crate::db::Exec::Db(db) => $crate::db::on_db!(db, $conn => $body),
+            $crate::db::Exec::Tx(tx) => $crate::db::on_tx!(tx, $conn => $body),
+        }
+    };
+}
+
+pub use crate::{on_db, on_exec, on_tx};
+
+/// Where a write goes: into an open transaction, or straight to the pool. A write that is a
+/// transaction by itself takes the pool: one round trip instead of three (`BEGIN`, it, `COMMIT`).
+pub enum Exec<'a> {
+    Db(&'a Db),
+    Tx(&'a mut Tx),
+}
+
+impl<'a> From<&'a Db> for Exec<'a> {
+    fn from(db: &'a Db) -> Self {
+        Exec::Db(db)
+    }
+}
+
+impl<'a> From<&'a mut Tx> for Exec<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        Exec::Tx(tx)
+    }
+}
+
+impl Exec<'_> {
+    /// Wakes job workers once the write is committed: now, or when the transaction commits.
+    pub fn wake_workers_on_commit(&mut self) {
+        match self {
+            Exec::Db(db) => db.jobs_enqueued(),
+            Exec::Tx(tx) => tx.wake_workers_on_commit(),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -96,6 +137,8 @@ pub struct Db {
     jobs_signal: Arc<watch::Sender<u64>>,
     /// Tells other processes (PostgreSQL NOTIFY, sent by a background task).
     notify_signal: Arc<watch::Sender<u64>>,
+    /// This process's name in its notifications, so that it does not wake itself twice.
+    instance: Arc<str>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -132,14 +175,22 @@ impl Db {
             return Err(DbError::UnsupportedUrl(redact_url(url)));
         };
         let notify_signal = Arc::new(watch::Sender::new(0));
+        let instance: Arc<str> = uuid::Uuid::new_v4().simple().to_string().into();
         if let Pool::Pg(pg) = &pool {
-            spawn_notifier(pg.clone(), notify_signal.subscribe());
+            spawn_notifier(pg.clone(), notify_signal.subscribe(), instance.clone());
         }
         Ok(Db {
             pool,
             jobs_signal: Arc::new(watch::Sender::new(0)),
             notify_signal,
+            instance,
         })
+    }
+
+    /// Whether a notification on [`JOBS_CHANNEL`] came from another process (this one's
+    /// workers were woken when it was sent).
+    pub fn notified_by_other(&self, payload: &str) -> bool {
+        payload != &*self.instance
     }
 
     pub fn pool(&self) -> &Pool {
@@ -279,22 +330,27 @@ fn bump(signal: &watch::Sender<u64>) {
 
 /// Sends `NOTIFY` after commits, outside them: a NOTIFY inside a transaction takes a lock that
 /// serialises every notifying commit in the database, and one notification per burst is enough
-/// (workers claim everything due when they wake). Many commits while one is being sent coalesce
-/// into the next.
-fn spawn_notifier(pool: PgPool, mut commits: watch::Receiver<u64>) {
+/// (workers claim everything due when they wake). Commits within [`NOTIFY_EVERY`] of the last
+/// notification coalesce into the next: under load that is one statement per interval instead
+/// of one per commit, for at most that much delay to other processes' workers.
+fn spawn_notifier(pool: PgPool, mut commits: watch::Receiver<u64>, instance: Arc<str>) {
     tokio::spawn(async move {
         while commits.changed().await.is_ok() {
-            if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(JOBS_CHANNEL)
+                .bind(&*instance)
                 .execute(&pool)
                 .await
             {
                 // Other processes' workers still poll.
                 tracing::warn!(error = %e, "could not notify other workers");
             }
+            tokio::time::sleep(NOTIFY_EVERY).await;
         }
     });
 }
+
+const NOTIFY_EVERY: Duration = Duration::from_millis(2);
 
 /// The URL without its password, for messages.
 pub fn redact_url(url: &str) -> String {

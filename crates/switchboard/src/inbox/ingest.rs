@@ -5,7 +5,7 @@
 use crate::batch::{Batcher, SubmitError};
 use crate::db::{Backend, Db};
 
-use super::{Accepted, NewEvent, accept_in};
+use super::{Accepted, NewEvent, accept_all};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IngestError {
@@ -50,16 +50,7 @@ impl Ingest {
 
 async fn store(db: &Db, events: Vec<NewEvent>) -> Vec<Result<Accepted, IngestError>> {
     let n = events.len();
-    let attempt = async {
-        let mut tx = db.begin().await?;
-        let mut accepted = Vec::with_capacity(n);
-        for e in &events {
-            accepted.push(accept_in(&mut tx, e).await?);
-        }
-        tx.commit().await?;
-        Ok::<_, crate::db::DbError>(accepted)
-    };
-    match attempt.await {
+    match accept_all(db, &events).await {
         Ok(accepted) => accepted.into_iter().map(Ok).collect(),
         Err(e) => {
             tracing::error!(error = %e, events = n, "storing a batch of webhooks failed; none of them was accepted");

@@ -14,7 +14,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::batch::Batcher;
-use crate::db::{Db, DbError, DbResult, Tx, on_db, on_tx};
+use crate::db::{Db, DbError, DbResult, Pool, Tx, on_db, on_tx};
 use crate::jobs::registry::{BoxFuture, JobContext, JobResult};
 use crate::jobs::{JobError, JobSpec, NewJob, Outcome, priority, queue};
 
@@ -152,24 +152,127 @@ impl JobSpec for ProcessEvent {
 
 /// Stores the event and, unless rejected, its processing job — in one transaction.
 pub async fn accept(db: &Db, event: NewEvent) -> DbResult<Accepted> {
-    let mut tx = db.begin().await?;
-    let accepted = accept_in(&mut tx, &event).await?;
-    tx.commit().await?;
+    accept_all(db, std::slice::from_ref(&event))
+        .await?
+        .pop()
+        .ok_or_else(|| DbError::corrupt("an accepted event went missing"))
+}
+
+/// Stores events and, unless rejected, their processing jobs: all of them or none. On
+/// PostgreSQL that is one statement (one round trip) whatever their number; on SQLite, where
+/// statements are local and commits are what costs, one transaction.
+pub async fn accept_all(db: &Db, events: &[NewEvent]) -> DbResult<Vec<Accepted>> {
+    let accepted = match db.pool() {
+        Pool::Pg(pool) => accept_all_pg(pool, events).await?,
+        Pool::Sqlite(_) => {
+            let mut tx = db.begin().await?;
+            let mut accepted = Vec::with_capacity(events.len());
+            for e in events {
+                accepted.push(accept_in(&mut tx, e).await?);
+            }
+            tx.commit().await?;
+            accepted
+        }
+    };
+    if accepted.iter().any(|a| matches!(a, Accepted::New(_))) {
+        db.jobs_enqueued();
+    }
     Ok(accepted)
 }
 
-/// The inserts of [`accept`] inside the caller's transaction (several events can share one).
-pub async fn accept_in(tx: &mut Tx, event: &NewEvent) -> DbResult<Accepted> {
+async fn accept_all_pg(pool: &sqlx::PgPool, events: &[NewEvent]) -> DbResult<Vec<Accepted>> {
+    // The jobs are inserted in the events' order: jobs with one ordering key run in id order.
+    const SQL: &str = "WITH input AS ( \
+          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::bytea[], \
+                               $7::timestamptz[], $8::text[], $9::text[], $10::jsonb[], $11::text[]) \
+            WITH ORDINALITY AS i(id, tenant_id, provider, dedupe_key, headers, body, received_at, state, error, \
+                                 job_payload, ordering_key, n)), \
+        stored AS ( \
+          INSERT INTO inbox_events (id, tenant_id, provider, dedupe_key, headers, body, received_at, state, error) \
+          SELECT id, tenant_id, provider, dedupe_key, headers, body, received_at, state, error FROM input ORDER BY n \
+          ON CONFLICT (tenant_id, provider, dedupe_key) DO NOTHING RETURNING id), \
+        queued AS ( \
+          INSERT INTO jobs (tenant_id, kind, payload, priority, state, run_at, attempts, max_attempts, ordering_key, \
+                            created_at, updated_at) \
+          SELECT i.tenant_id, $12, i.job_payload, $13, 'queued', i.received_at, 0, $14, i.ordering_key, \
+                 i.received_at, i.received_at \
+          FROM input i JOIN stored s ON s.id = i.id WHERE i.state = 'pending' ORDER BY i.n) \
+        SELECT id FROM stored";
+    const EXISTING: &str = "SELECT id FROM inbox_events WHERE tenant_id = $1 AND provider = $2 AND dedupe_key = $3";
+    let rows: Vec<Row> = events.iter().map(Row::of).collect::<DbResult<_>>()?;
+    let stored: Vec<Uuid> = sqlx::query_scalar(SQL)
+        .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.tenant_id.as_uuid()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.provider.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.dedupe_key.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| Json(&r.headers)).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.body.as_slice()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.state.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.error).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| Json(&r.job.payload)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.job.ordering_key.as_deref()).collect::<Vec<_>>())
+        .bind(ProcessEvent::KIND)
+        .bind(ProcessEvent::PRIORITY)
+        .bind(ProcessEvent::MAX_ATTEMPTS)
+        .fetch_all(pool)
+        .await?;
+    let mut accepted = Vec::with_capacity(events.len());
+    for (e, r) in events.iter().zip(&rows) {
+        if stored.contains(&r.id) {
+            accepted.push(Accepted::New(r.id));
+        } else {
+            let existing: Uuid = sqlx::query_scalar(EXISTING)
+                .bind(e.tenant_id.as_uuid())
+                .bind(e.provider.as_str())
+                .bind(&e.dedupe_key)
+                .fetch_one(pool)
+                .await?;
+            accepted.push(Accepted::Duplicate(existing));
+        }
+    }
+    Ok(accepted)
+}
+
+/// An event's row as stored, with its processing job.
+struct Row<'a> {
+    id: Uuid,
+    headers: HashMap<&'a str, &'a str>,
+    state: EventState,
+    error: Option<&'a str>,
+    job: NewJob,
+}
+
+impl<'a> Row<'a> {
+    fn of(event: &'a NewEvent) -> DbResult<Row<'a>> {
+        let id = Uuid::now_v7();
+        let (state, error) = match &event.initial {
+            Initial::Pending => (EventState::Pending, None),
+            Initial::Failed(why) => (EventState::Failed, Some(why.as_str())),
+            Initial::Rejected(why) => (EventState::Rejected, Some(why.as_str())),
+        };
+        Ok(Row {
+            id,
+            headers: event.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+            state,
+            error,
+            job: process_job(event.tenant_id, id, event.ordering_key.as_deref())?,
+        })
+    }
+}
+
+/// The inserts of [`accept`] inside the caller's transaction.
+async fn accept_in(tx: &mut Tx, event: &NewEvent) -> DbResult<Accepted> {
     const INSERT: &str = "INSERT INTO inbox_events (id, tenant_id, provider, dedupe_key, headers, body, received_at, state, error) \
                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, provider, dedupe_key) DO NOTHING";
     const EXISTING: &str = "SELECT id FROM inbox_events WHERE tenant_id = $1 AND provider = $2 AND dedupe_key = $3";
-    let id = Uuid::now_v7();
-    let (state, error) = match &event.initial {
-        Initial::Pending => (EventState::Pending, None),
-        Initial::Failed(why) => (EventState::Failed, Some(why.as_str())),
-        Initial::Rejected(why) => (EventState::Rejected, Some(why.as_str())),
-    };
-    let headers: HashMap<&str, &str> = event.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let Row {
+        id,
+        headers,
+        state,
+        error,
+        job,
+    } = Row::of(event)?;
     let inserted = on_tx!(tx, conn => {
         sqlx::query(INSERT)
             .bind(id)
@@ -195,8 +298,7 @@ pub async fn accept_in(tx: &mut Tx, event: &NewEvent) -> DbResult<Accepted> {
         return Ok(Accepted::Duplicate(existing));
     }
     if state == EventState::Pending {
-        let job = process_job(event.tenant_id, id, event.ordering_key.as_deref())?;
-        queue::enqueue(tx, job, event.received_at).await?;
+        queue::enqueue(&mut *tx, job, event.received_at).await?;
     }
     Ok(Accepted::New(id))
 }
@@ -277,20 +379,46 @@ pub async fn get(db: &Db, tenant: TenantId, id: Uuid) -> DbResult<Option<InboxEv
     row.map(InboxEvent::try_from).transpose()
 }
 
-/// Records how processing ended.
-async fn finish_in(
-    tx: &mut Tx,
-    tenant: TenantId,
-    id: Uuid,
-    state: EventState,
-    error: Option<&str>,
-    now: DateTime<Utc>,
-) -> DbResult<()> {
-    const SQL: &str =
+/// Records how processing ended for each of `marks`: one statement on PostgreSQL; on SQLite
+/// (where statements are cheap and commits are not) one transaction.
+async fn finish_all(db: &Db, marks: &[Mark], now: DateTime<Utc>) -> DbResult<()> {
+    const ONE: &str =
         "UPDATE inbox_events SET state = $3, error = $4, processed_at = $5 WHERE tenant_id = $1 AND id = $2";
-    on_tx!(tx, conn => {
-        sqlx::query(SQL).bind(tenant.as_uuid()).bind(id).bind(state.as_str()).bind(error).bind(now).execute(conn).await.map(|r| r.rows_affected())
-    })?;
+    const PG_MANY: &str = "UPDATE inbox_events e SET state = m.state, error = m.error, processed_at = $5 \
+                           FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS m(tenant_id, id, state, error) \
+                           WHERE e.tenant_id = m.tenant_id AND e.id = m.id";
+    match (db.pool(), marks) {
+        (Pool::Pg(pool), [_, _, ..]) => {
+            let tenants: Vec<Uuid> = marks.iter().map(|m| m.tenant.as_uuid()).collect();
+            let ids: Vec<Uuid> = marks.iter().map(|m| m.id).collect();
+            let states: Vec<&str> = marks.iter().map(|m| m.state.as_str()).collect();
+            let errors: Vec<Option<&str>> = marks.iter().map(|m| m.error.as_deref()).collect();
+            sqlx::query(PG_MANY)
+                .bind(tenants)
+                .bind(ids)
+                .bind(states)
+                .bind(errors)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        }
+        (_, [m]) => {
+            on_db!(db, pool => {
+                sqlx::query(ONE).bind(m.tenant.as_uuid()).bind(m.id).bind(m.state.as_str()).bind(&m.error).bind(now)
+                    .execute(pool).await.map(|r| r.rows_affected())
+            })?;
+        }
+        _ => {
+            let mut tx = db.begin().await?;
+            for m in marks {
+                on_tx!(tx, conn => {
+                    sqlx::query(ONE).bind(m.tenant.as_uuid()).bind(m.id).bind(m.state.as_str()).bind(&m.error).bind(now)
+                        .execute(conn).await.map(|r| r.rows_affected())
+                })?;
+            }
+            tx.commit().await?;
+        }
+    }
     Ok(())
 }
 
@@ -382,15 +510,7 @@ impl Processors {
             let db = db.clone();
             async move {
                 let n = marks.len();
-                let stored = async {
-                    let mut tx = db.begin().await?;
-                    let now = crate::clock::now();
-                    for m in &marks {
-                        finish_in(&mut tx, m.tenant, m.id, m.state, m.error.as_deref(), now).await?;
-                    }
-                    tx.commit().await
-                };
-                match stored.await {
+                match finish_all(&db, &marks, crate::clock::now()).await {
                     Ok(()) => vec![Ok(()); n],
                     Err(e) => vec![Err(e.to_string()); n],
                 }

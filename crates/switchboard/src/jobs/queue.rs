@@ -11,16 +11,16 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Job, JobId, JobRecord, JobState, NewJob};
-use crate::db::{Db, DbError, DbResult, Pool, Tx, on_db, on_tx};
+use crate::db::{Db, DbError, DbResult, Exec, Pool, on_db, on_exec};
 
 fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
-/// Enqueues a job inside the caller's transaction; it exists (and runs) only if that transaction
-/// commits. Returns `None` when a job with the same unique key already exists, or one with the
-/// same coalesce key is still waiting.
-pub async fn enqueue(tx: &mut Tx, job: NewJob, now: DateTime<Utc>) -> DbResult<Option<JobId>> {
+/// Enqueues a job inside the caller's transaction (it exists, and runs, only if that transaction
+/// commits) or on its own. Returns `None` when a job with the same unique key already exists, or
+/// one with the same coalesce key is still waiting.
+pub async fn enqueue<'a>(exec: impl Into<Exec<'a>>, job: NewJob, now: DateTime<Utc>) -> DbResult<Option<JobId>> {
     // (SQLite needs the WHERE on an INSERT … SELECT that has an upsert clause.)
     const SQL: &str = "INSERT INTO jobs (tenant_id, kind, payload, priority, state, run_at, attempts, max_attempts, unique_key, \
                          ordering_key, coalesce_key, created_at, updated_at) \
@@ -28,7 +28,8 @@ pub async fn enqueue(tx: &mut Tx, job: NewJob, now: DateTime<Utc>) -> DbResult<O
                        WHERE NOT EXISTS (SELECT 1 FROM jobs w WHERE w.coalesce_key = $10 AND w.state = 'queued') \
                        ON CONFLICT (unique_key) DO NOTHING RETURNING id";
     let run_at = job.run_at.unwrap_or(now).max(now);
-    let id: Option<JobId> = on_tx!(tx, conn => {
+    let mut exec = exec.into();
+    let id: Option<JobId> = on_exec!(&mut exec, conn => {
         sqlx::query_scalar(SQL)
             .bind(job.tenant_id.map(|t| t.as_uuid()))
             .bind(&job.kind)
@@ -44,17 +45,14 @@ pub async fn enqueue(tx: &mut Tx, job: NewJob, now: DateTime<Utc>) -> DbResult<O
             .await
     })?;
     if id.is_some() {
-        tx.wake_workers_on_commit();
+        exec.wake_workers_on_commit();
     }
     Ok(id)
 }
 
 /// Enqueues a job in a transaction of its own.
 pub async fn enqueue_now(db: &Db, job: NewJob, now: DateTime<Utc>) -> DbResult<Option<JobId>> {
-    let mut tx = db.begin().await?;
-    let id = enqueue(&mut tx, job, now).await?;
-    tx.commit().await?;
-    Ok(id)
+    enqueue(db, job, now).await
 }
 
 /// Which jobs a worker takes.

@@ -82,6 +82,10 @@ impl Worker {
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_reap: Option<Instant> = None;
         let mut db_trouble = false;
+        // The last claim filled every free slot, so more jobs are likely due: then a claim
+        // waits until a batch of slots is free rather than costing a statement per finished job.
+        let mut more_due = false;
+        let batch = (opts.concurrency / 4).max(1);
 
         while !shutdown.is_cancelled() {
             if last_reap.is_none_or(|at| at.elapsed() >= opts.poll_interval.max(Duration::from_secs(1))) {
@@ -92,13 +96,13 @@ impl Worker {
                 }
                 last_reap = Some(Instant::now());
             }
+            while running.try_join_next().is_some() {}
             let free = opts.concurrency.saturating_sub(running.len());
-            let mut claimed_all = false;
-            if free > 0 {
+            if free > 0 && (!more_due || free >= batch) {
                 match queue::claim(&self.db, &opts.id, free, opts.lease, &opts.scope, clock::now()).await {
                     Ok(jobs) => {
                         db_trouble = false;
-                        claimed_all = jobs.len() == free;
+                        more_due = jobs.len() == free;
                         for job in jobs {
                             running.spawn(self.run_one(job));
                         }
@@ -110,10 +114,6 @@ impl Worker {
                         db_trouble = true;
                     }
                 }
-            }
-            // More may be due right now: claim again as soon as there is room.
-            if claimed_all && running.len() < opts.concurrency {
-                continue;
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -246,7 +246,7 @@ impl Worker {
                         tokio::select! {
                             _ = shutdown.cancelled() => return,
                             n = l.recv() => match n {
-                                Ok(_) => db.wake_workers(),
+                                Ok(n) => if db.notified_by_other(n.payload()) { db.wake_workers() },
                                 Err(e) => { warn!(error = %e, "job notifications interrupted"); break; }
                             }
                         }

@@ -96,9 +96,13 @@ impl FreshchatEvents {
             _ => at,
         };
 
-        // Who the customer is and what they were doing: needed when the incidence starts.
+        // Who the customer is and what they were doing: needed until the incidence knows both.
+        let stored = repo::by_conversation(&self.state.db, tenant.id, Channel::InAppChat, &conversation).await?;
+        let needs_facts = stored
+            .as_ref()
+            .is_none_or(|s| s.incidence.start.is_none() || s.incidence.identity.is_none());
         let (identity, context) = match customer_ref {
-            Some(fc_user) if self.needs_facts(&tenant, &conversation).await? => self.facts(&tenant, &fc_user).await?,
+            Some(fc_user) if needs_facts => self.facts(&tenant, &fc_user).await?,
             _ => (None, None),
         };
         let event = ConversationEvent {
@@ -108,22 +112,16 @@ impl FreshchatEvents {
             context,
             identity,
         };
-        let recorded = incidences::record(&self.state, &tenant, Channel::InAppChat, &conversation, &event).await?;
+        let recorded =
+            incidences::record_read(&self.state, &tenant, Channel::InAppChat, &conversation, stored, &event).await?;
         if let Some(resolved) = chat_resolved {
-            let mut tx = self.state.db.begin().await?;
             let u = SyncUpdate {
                 chat_resolved: Some(resolved),
                 ..Default::default()
             };
-            repo::update_sync(&mut tx, tenant.id, recorded.incidence.id, &u, clock::now()).await?;
-            tx.commit().await?;
+            repo::update_sync(&self.state.db, tenant.id, recorded.incidence.id, &u, clock::now()).await?;
         }
         Ok(Disposition::Processed)
-    }
-
-    async fn needs_facts(&self, tenant: &Tenant, conversation: &ConversationId) -> Result<bool, ProcessError> {
-        let stored = repo::by_conversation(&self.state.db, tenant.id, Channel::InAppChat, conversation).await?;
-        Ok(stored.is_none_or(|s| s.incidence.start.is_none() || s.incidence.identity.is_none()))
     }
 
     /// The customer behind a Freshchat user: from the local copy, else `GET /users/{id}`; their

@@ -122,13 +122,11 @@ impl FreshdeskEvents {
             identity: None,
         };
         incidences::record_for(&self.state, tenant, incidence.id(), &event).await?;
-        let mut tx = self.state.db.begin().await?;
         let u = SyncUpdate {
             ticket_status: Some(ticket.status.code().into()),
             ..Default::default()
         };
-        repo::update_sync(&mut tx, tenant.id, incidence.id(), &u, clock::now()).await?;
-        tx.commit().await?;
+        repo::update_sync(&self.state.db, tenant.id, incidence.id(), &u, clock::now()).await?;
         Ok(())
     }
 }

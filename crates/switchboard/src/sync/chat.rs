@@ -278,13 +278,11 @@ impl Relay {
         })
         .await?
         .map_err(|e| job_error("updating the chat's status", &e))?;
-        let mut tx = self.state.db.begin().await?;
         let u = SyncUpdate {
             chat_resolved: Some(want_resolved),
             ..Default::default()
         };
-        repo::update_sync(&mut tx, self.tenant.id, stored.incidence.id, &u, clock::now()).await?;
-        tx.commit().await?;
+        repo::update_sync(&self.state.db, self.tenant.id, stored.incidence.id, &u, clock::now()).await?;
         Ok(())
     }
 }

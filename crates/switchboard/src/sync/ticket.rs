@@ -87,14 +87,13 @@ pub async fn run(state: AppState, job: TicketSync, ctx: JobContext) -> JobResult
     let (ticket_id, stored) = match stored.sync.freshdesk_ticket_id {
         Some(id) => (id, stored),
         None => match sync.ensure_ticket(&stored, job.create_if_missing).await? {
-            // The sync state changed with the ticket: read it again. (A status change that
-            // comes later enqueues another sync, which runs after this one.)
-            Ensured::Ticket(id) => (
-                id,
-                repo::by_id(&sync.state.db, sync.tenant.id, job.incidence_id)
-                    .await?
-                    .unwrap_or(stored),
-            ),
+            // The sync state changed with the ticket as `adopted` says. (A change another path
+            // makes meanwhile enqueues another sync, which runs after this one.)
+            Ensured::Ticket(id, adopted) => {
+                let mut stored = stored;
+                stored.sync.apply(&adopted);
+                (id, stored)
+            }
             Ensured::NotNeeded => return Ok(Outcome::Done),
             Ensured::Wait(wait) => return Ok(Outcome::RunAgainAfter(wait)),
         },
@@ -107,7 +106,8 @@ pub async fn run(state: AppState, job: TicketSync, ctx: JobContext) -> JobResult
 }
 
 enum Ensured {
-    Ticket(i64),
+    /// The ticket, and the sync columns its adoption wrote.
+    Ticket(i64, SyncUpdate),
     NotNeeded,
     Wait(Duration),
 }
@@ -152,8 +152,8 @@ impl Syncer {
         if let Some(started) = stored.sync.ticket_create_started_at {
             if let Some(found) = self.find_existing(inc.conversation_id.as_str()).await? {
                 info!(ticket = found, "adopting the ticket an earlier, unanswered create made");
-                self.adopt(stored, found, first, "adopted").await?;
-                return Ok(Ensured::Ticket(found));
+                let adopted = self.adopt(stored, found, first, None, "adopted").await?;
+                return Ok(Ensured::Ticket(found, adopted));
             }
             let lag = Duration::from_secs(u64::from(self.tenant.settings.freshdesk.search_lag_seconds));
             let waited = (now - started).to_std().unwrap_or(Duration::ZERO);
@@ -190,14 +190,12 @@ impl Syncer {
         // Admitted first, then the intent, committed before the call: if this run dies or the
         // answer is lost, the next run searches before creating again.
         admit(&self.state, &self.tenant, Provider::Freshdesk).await?;
-        let mut tx = db.begin().await?;
         let intent = SyncUpdate {
             ticket_create_started_at: Some(Some(now)),
             ticket_create_uncertain: Some(true),
             ..Default::default()
         };
-        repo::update_sync(&mut tx, tenant, inc.id, &intent, now).await?;
-        tx.commit().await?;
+        repo::update_sync(db, tenant, inc.id, &intent, now).await?;
 
         still_admitted(&self.state, &self.tenant, Provider::Freshdesk)?;
         let created = self.fd.client.create_ticket(&new).await;
@@ -206,9 +204,8 @@ impl Syncer {
             Ok(created) => {
                 let id = i64::try_from(created.value.id)
                     .map_err(|_| JobError::Permanent("ticket id out of range".into()))?;
-                self.adopt(stored, id, first, "created").await?;
-                self.record_fields(inc.id, &draft.fields).await?;
-                Ok(Ensured::Ticket(id))
+                let adopted = self.adopt(stored, id, first, Some(&draft.fields), "created").await?;
+                Ok(Ensured::Ticket(id, adopted))
             }
             Err(e) if e.outcome_unknown() => Err(job_error(
                 "creating the ticket (outcome unknown; searching first next time)",
@@ -259,14 +256,16 @@ impl Syncer {
         }
     }
 
-    /// Stores the ticket id; the first message became its description, so it is delivered.
+    /// Stores the ticket id (and the custom fields it was created with); the first message
+    /// became its description, so it is delivered. Returns the sync columns written.
     async fn adopt(
         &self,
         stored: &Stored,
         ticket_id: i64,
         description: Option<&Delivery>,
+        fields: Option<&TicketFields>,
         how: &str,
-    ) -> Result<(), JobError> {
+    ) -> Result<SyncUpdate, JobError> {
         let (tenant, id, now) = (self.tenant.id, stored.incidence.id, clock::now());
         let mut tx = self.state.db.begin().await?;
         let update = SyncUpdate {
@@ -274,6 +273,7 @@ impl Syncer {
             ticket_create_started_at: Some(None),
             ticket_create_uncertain: Some(false),
             ticket_status: Some(TicketStatus::Open.code().into()),
+            fields_synced: fields.map(fields_json),
             ..Default::default()
         };
         repo::update_sync(&mut tx, tenant, id, &update, now).await?;
@@ -295,7 +295,7 @@ impl Syncer {
         };
         repo::add_timeline(&mut tx, tenant, id, &entry).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(update)
     }
 
     /// Every customer message not yet on the ticket, as a public incoming note, in order.
@@ -305,9 +305,7 @@ impl Syncer {
             if d.state == State::Sending
                 && let Some(note_id) = self.find_sent_note(inc, ticket, &d).await?
             {
-                let mut tx = db.begin().await?;
-                deliveries::mark_sent(&mut tx, tenant, d.id, &note_id.to_string(), clock::now()).await?;
-                tx.commit().await?;
+                deliveries::mark_sent(db, tenant, d.id, &note_id.to_string(), clock::now()).await?;
                 continue;
             }
             admit(&self.state, &self.tenant, Provider::Freshdesk).await?;
@@ -318,9 +316,7 @@ impl Syncer {
             observe(&self.state, &self.tenant, Provider::Freshdesk, &added).await?;
             match added {
                 Ok(created) => {
-                    let mut tx = db.begin().await?;
-                    deliveries::mark_sent(&mut tx, tenant, d.id, &created.value.id.to_string(), clock::now()).await?;
-                    tx.commit().await?;
+                    deliveries::mark_sent(db, tenant, d.id, &created.value.id.to_string(), clock::now()).await?;
                 }
                 Err(e) if e.outcome_unknown() => return Err(job_error("adding a note (outcome unknown)", &e)),
                 Err(e) => {
@@ -382,13 +378,11 @@ impl Syncer {
             .await?
         {
             Ok(_) => {
-                let mut tx = self.state.db.begin().await?;
                 let u = SyncUpdate {
                     ticket_status: Some(status.code().into()),
                     ..Default::default()
                 };
-                repo::update_sync(&mut tx, self.tenant.id, stored.incidence.id, &u, clock::now()).await?;
-                tx.commit().await?;
+                repo::update_sync(&self.state.db, self.tenant.id, stored.incidence.id, &u, clock::now()).await?;
                 Ok(())
             }
             Err(e) => Err(job_error("updating the ticket status", &e)),
@@ -435,13 +429,11 @@ impl Syncer {
     }
 
     async fn record_fields(&self, id: IncidenceId, fields: &TicketFields) -> Result<(), JobError> {
-        let mut tx = self.state.db.begin().await?;
         let u = SyncUpdate {
             fields_synced: Some(fields_json(fields)),
             ..Default::default()
         };
-        repo::update_sync(&mut tx, self.tenant.id, id, &u, clock::now()).await?;
-        tx.commit().await?;
+        repo::update_sync(&self.state.db, self.tenant.id, id, &u, clock::now()).await?;
         Ok(())
     }
 

@@ -177,6 +177,82 @@ async fn processing_outcomes_are_recorded() {
 }
 
 #[tokio::test]
+async fn a_batch_is_stored_whole_one_job_per_new_pending_event_in_arrival_order() {
+    let app = spawn_app_without_worker().await;
+    let conversation = |key: &str, body: &[u8], conv: &str| NewEvent {
+        ordering_key: Some(conv.into()),
+        ..event(&app, key, body)
+    };
+    let earlier = inbox::accept(&app.state.db, event(&app, "stored-before", b"ok"))
+        .await
+        .unwrap();
+    let batch = vec![
+        conversation("first", b"ok", "c-1"),
+        conversation("first", b"ok", "c-1"), // delivered twice in one batch
+        NewEvent {
+            initial: Initial::Rejected("the body is not JSON".into()),
+            ..event(&app, "refused", b"<html>")
+        },
+        conversation("second", b"skip", "c-1"),
+        conversation("other", b"{garbage", "c-2"),
+        event(&app, "stored-before", b"ok"), // delivered again, later
+    ];
+    let accepted = inbox::accept_all(&app.state.db, &batch).await.unwrap();
+    let [first, again, refused, second, other, before] = accepted[..] else {
+        panic!("one answer per event: {accepted:?}")
+    };
+    assert!(matches!(first, Accepted::New(_)), "{first:?}");
+    assert_eq!(again, Accepted::Duplicate(first.id()));
+    assert!(
+        matches!(refused, Accepted::New(_)),
+        "a refused event is kept: {refused:?}"
+    );
+    assert!(matches!((second, other), (Accepted::New(_), Accepted::New(_))));
+    assert_eq!(before, Accepted::Duplicate(earlier.id()));
+
+    // One processing job per new pending event (none for the refused one), in arrival order.
+    let jobs = processing_jobs(&app).await;
+    let for_event = |id: uuid::Uuid| {
+        let found: Vec<_> = jobs.iter().filter(|j| j.1 == id).collect();
+        assert!(found.len() <= 1, "one job for {id}");
+        found.first().map(|j| (j.0, j.2.clone()))
+    };
+    let (first_job, first_key) = for_event(first.id()).expect("a job for the first event");
+    let (second_job, second_key) = for_event(second.id()).expect("a job for the second event");
+    assert!(for_event(refused.id()).is_none(), "no job for a refused event");
+    assert!(for_event(other.id()).is_some());
+    assert!(
+        first_job < second_job,
+        "one conversation's events are processed in arrival order"
+    );
+    assert_eq!(first_key, second_key);
+    assert_eq!(jobs.len(), 4, "stored-before, first, second, other");
+
+    start(&app);
+    assert_eq!(settled(&app, first.id()).await.state, EventState::Processed);
+    assert_eq!(settled(&app, second.id()).await.state, EventState::Ignored);
+    let failed = settled(&app, other.id()).await;
+    assert_eq!(
+        (failed.state, failed.error.as_deref()),
+        (EventState::Failed, Some("the body is not an event"))
+    );
+}
+
+/// The tenant's processing jobs: (job id, event id, ordering key).
+async fn processing_jobs(app: &TestApp) -> Vec<(i64, uuid::Uuid, Option<String>)> {
+    const SQL: &str =
+        "SELECT id, payload, ordering_key FROM jobs WHERE tenant_id = $1 AND kind = 'inbox.process' ORDER BY id";
+    let rows: Vec<(i64, sqlx::types::Json<inbox::ProcessEvent>, Option<String>)> =
+        switchboard::on_db!(app.state.db, pool => {
+            sqlx::query_as(SQL).bind(app.tenant.id.as_uuid()).fetch_all(pool).await
+        })
+        .unwrap();
+    rows.into_iter()
+        .map(|(id, job, key)| (id, job.0.event_id, key))
+        .collect()
+}
+
+#[tokio::test]
 async fn stored_events_can_be_replayed() {
     let app = spawn_app_without_worker().await;
     let since = clock::now() - chrono::Duration::seconds(1);

@@ -18,3 +18,4 @@ mod incidences_api;
 mod isolation;
 mod jobs;
 mod orders;
+mod sync_bookkeeping;
