@@ -210,7 +210,7 @@ pub async fn link_order(
 pub async fn context_changed(state: &AppState, tenant: TenantId, user: &UserId) -> DbResult<()> {
     let now = clock::now();
     for id in repo::open_with_ticket_for_user(&state.db, tenant, user.as_str()).await? {
-        queue::enqueue_now(&state.db, sync::ticket::job(tenant, id)?, now).await?;
+        queue::enqueue_now(&state.db, sync::ticket::fields_job(tenant, id)?, now).await?;
     }
     Ok(())
 }

@@ -76,6 +76,7 @@ async fn queue_children(state: &AppState, tenant: TenantId, job_id: i64) -> Resu
             let spec = TicketSync {
                 incidence_id: *id,
                 create_if_missing: true,
+                refresh_fields: true,
             };
             let job = spec_job(tenant, &spec)?
                 .priority(priority::BULK)

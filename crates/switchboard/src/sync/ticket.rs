@@ -37,6 +37,15 @@ pub struct TicketSync {
     /// Create the ticket even without a customer message (a manual sync).
     #[serde(default)]
     pub create_if_missing: bool,
+    /// Compare the ticket's custom fields with the customer's live context (which changed, or
+    /// may have). Without it only a ticket created by this run has its fields checked: a new
+    /// message or status does not change them, and reading the context costs a lookup.
+    #[serde(default = "yes")]
+    pub refresh_fields: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl JobSpec for TicketSync {
@@ -44,24 +53,42 @@ impl JobSpec for TicketSync {
     const PRIORITY: i32 = priority::LIVE;
 }
 
-/// The sync job for an incidence; one at a time per incidence, in order.
+/// The sync job for an incidence after a new message or status; one at a time per incidence,
+/// in order.
 pub fn job(tenant: TenantId, incidence: IncidenceId) -> DbResult<NewJob> {
     spec_job(
         tenant,
         &TicketSync {
             incidence_id: incidence,
             create_if_missing: false,
+            refresh_fields: false,
+        },
+    )
+}
+
+/// The sync job for an incidence whose customer's live context changed.
+pub fn fields_job(tenant: TenantId, incidence: IncidenceId) -> DbResult<NewJob> {
+    spec_job(
+        tenant,
+        &TicketSync {
+            incidence_id: incidence,
+            create_if_missing: false,
+            refresh_fields: true,
         },
     )
 }
 
 pub fn spec_job(tenant: TenantId, spec: &TicketSync) -> DbResult<NewJob> {
     let id = spec.incidence_id;
+    // A waiting job absorbs a new one only if it does at least as much.
     Ok(NewJob::new(spec)
         .map_err(DbError::corrupt)?
         .tenant(tenant)
         .ordering_key(format!("ticket:{id}"))
-        .coalesce_key(format!("ticket:{id}:{}", spec.create_if_missing)))
+        .coalesce_key(format!(
+            "ticket:{id}:{}:{}",
+            spec.create_if_missing, spec.refresh_fields
+        )))
 }
 
 /// How long an uncertain create waits for Freshdesk's search index before creating again.
@@ -84,6 +111,7 @@ pub async fn run(state: AppState, job: TicketSync, ctx: JobContext) -> JobResult
         )));
     };
     let sync = Syncer { state, tenant, fd };
+    let mut refresh_fields = job.refresh_fields;
     let (ticket_id, stored) = match stored.sync.freshdesk_ticket_id {
         Some(id) => (id, stored),
         None => match sync.ensure_ticket(&stored, job.create_if_missing).await? {
@@ -92,6 +120,7 @@ pub async fn run(state: AppState, job: TicketSync, ctx: JobContext) -> JobResult
             Ensured::Ticket(id, adopted) => {
                 let mut stored = stored;
                 stored.sync.apply(&adopted);
+                refresh_fields = true;
                 (id, stored)
             }
             Ensured::NotNeeded => return Ok(Outcome::Done),
@@ -101,7 +130,9 @@ pub async fn run(state: AppState, job: TicketSync, ctx: JobContext) -> JobResult
     let ticket = u64::try_from(ticket_id).map_err(|_| JobError::Permanent(format!("ticket id {ticket_id}")))?;
     sync.send_notes(&stored, ticket).await?;
     sync.sync_status(&stored, ticket).await?;
-    sync.sync_fields(&stored, ticket).await?;
+    if refresh_fields {
+        sync.sync_fields(&stored, ticket).await?;
+    }
     Ok(Outcome::Done)
 }
 

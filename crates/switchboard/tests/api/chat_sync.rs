@@ -225,6 +225,35 @@ async fn the_whole_conversation() {
 }
 
 #[tokio::test]
+async fn the_open_ticket_follows_the_customers_live_context() {
+    let w = world().await;
+    known_customer(&w, "meera").await;
+    let chat = w
+        .sandbox
+        .customer_says("meera", "Can I change the menu?")
+        .await
+        .unwrap();
+    let conv = chat.conversation_id.clone();
+    let ticket = w.until("the ticket", |w| w.ticket_for(&conv)).await;
+    assert_eq!(ticket.custom_fields["cf_guest_count"], serde_json::json!(130));
+
+    // The app reports a bigger party: the ticket's fields follow.
+    let cart = serde_json::json!({
+        "cart_value": 41000, "guest_count": 180, "event_type": "wedding",
+        "items": [{"sku": "P-1", "name": "Royal platter", "qty": 180, "price": 227.78}]
+    });
+    let (status, answer) = crate::context::put_cart(&w.app, "meera", cart).await;
+    assert_eq!(status, 200, "{answer}");
+    let ticket = w
+        .until("the new guest count on the ticket", |w| {
+            w.ticket_for(&conv)
+                .filter(|t| t.custom_fields["cf_guest_count"] == serde_json::json!(180))
+        })
+        .await;
+    assert_eq!(ticket.custom_fields["cf_cart_value"], serde_json::json!(41_000));
+}
+
+#[tokio::test]
 async fn an_unknown_customer_gets_a_ticket_by_external_id() {
     let w = world().await;
     let chat = w.sandbox.customer_says("walk-in-7", "hi").await.unwrap();

@@ -57,6 +57,7 @@ async fn sync_one(
         &TicketSync {
             incidence_id: id,
             create_if_missing: true,
+            refresh_fields: true,
         },
     )?;
     let job_id = queue::enqueue_now(&state.db, job, crate::clock::now()).await?;
