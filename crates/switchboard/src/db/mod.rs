@@ -373,6 +373,18 @@ mod tests {
         assert_eq!(redact_url("sqlite:data/x.db"), "sqlite:data/x.db");
     }
 
+    #[tokio::test]
+    async fn a_process_is_not_woken_again_by_its_own_notification() {
+        let (a, b) = (
+            Db::connect("sqlite::memory:", 1).await.unwrap(),
+            Db::connect("sqlite::memory:", 1).await.unwrap(),
+        );
+        assert!(!a.notified_by_other(&a.instance));
+        assert!(a.notified_by_other(&b.instance));
+        // Notifications from builds that sent no payload still wake.
+        assert!(a.notified_by_other(""));
+    }
+
     #[test]
     fn migrations_are_kept_in_step() {
         let names = |m: &sqlx::migrate::Migrator| {
