@@ -182,7 +182,8 @@ pub async fn accept_all(db: &Db, events: &[NewEvent]) -> DbResult<Vec<Accepted>>
 
 async fn accept_all_pg(pool: &sqlx::PgPool, events: &[NewEvent]) -> DbResult<Vec<Accepted>> {
     // The jobs are inserted in the events' order: jobs with one ordering key run in id order.
-    const SQL: &str = "WITH input AS ( \
+    const SQL: &str = concat!(
+        "WITH input AS ( \
           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::bytea[], \
                                $7::timestamptz[], $8::text[], $9::text[], $10::jsonb[], $11::text[]) \
             WITH ORDINALITY AS i(id, tenant_id, provider, dedupe_key, headers, body, received_at, state, error, \
@@ -194,10 +195,12 @@ async fn accept_all_pg(pool: &sqlx::PgPool, events: &[NewEvent]) -> DbResult<Vec
         queued AS ( \
           INSERT INTO jobs (tenant_id, kind, payload, priority, state, run_at, attempts, max_attempts, ordering_key, \
                             created_at, updated_at) \
-          SELECT i.tenant_id, $12, i.job_payload, $13, 'queued', i.received_at, 0, $14, i.ordering_key, \
-                 i.received_at, i.received_at \
+          SELECT i.tenant_id, $12, i.job_payload, $13, 'queued', ",
+        queue::not_before_predecessors!("i.received_at", "i.ordering_key"),
+        ", 0, $14, i.ordering_key, i.received_at, i.received_at \
           FROM input i JOIN stored s ON s.id = i.id WHERE i.state = 'pending' ORDER BY i.n) \
-        SELECT id FROM stored";
+        SELECT id FROM stored"
+    );
     const EXISTING: &str = "SELECT id FROM inbox_events WHERE tenant_id = $1 AND provider = $2 AND dedupe_key = $3";
     let rows: Vec<Row> = events.iter().map(Row::of).collect::<DbResult<_>>()?;
     let stored: Vec<Uuid> = sqlx::query_scalar(SQL)

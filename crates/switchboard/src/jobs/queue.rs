@@ -17,16 +17,38 @@ fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
+/// The run time of a job with ordering key `$key` asked to run at `$at`: not before a job
+/// waiting ahead of it with that key. A job behind one that backs off waits as long, instead of
+/// sitting at the head of the ready index where every claim would step over it.
+macro_rules! not_before_predecessors {
+    ($at:literal, $key:literal) => {
+        concat!(
+            "COALESCE((SELECT MAX(w.run_at) FROM jobs w WHERE w.ordering_key = ",
+            $key,
+            " AND w.state IN ('queued', 'running') AND w.run_at > ",
+            $at,
+            "), ",
+            $at,
+            ")"
+        )
+    };
+}
+pub(crate) use not_before_predecessors;
+
 /// Enqueues a job inside the caller's transaction (it exists, and runs, only if that transaction
 /// commits) or on its own. Returns `None` when a job with the same unique key already exists, or
 /// one with the same coalesce key is still waiting.
 pub async fn enqueue<'a>(exec: impl Into<Exec<'a>>, job: NewJob, now: DateTime<Utc>) -> DbResult<Option<JobId>> {
     // (SQLite needs the WHERE on an INSERT … SELECT that has an upsert clause.)
-    const SQL: &str = "INSERT INTO jobs (tenant_id, kind, payload, priority, state, run_at, attempts, max_attempts, unique_key, \
+    const SQL: &str = concat!(
+        "INSERT INTO jobs (tenant_id, kind, payload, priority, state, run_at, attempts, max_attempts, unique_key, \
                          ordering_key, coalesce_key, created_at, updated_at) \
-                       SELECT $1, $2, $3, $4, 'queued', $5, 0, $6, $7, $8, $10, $9, $9 \
+                       SELECT $1, $2, $3, $4, 'queued', ",
+        not_before_predecessors!("$5", "$8"),
+        ", 0, $6, $7, $8, $10, $9, $9 \
                        WHERE NOT EXISTS (SELECT 1 FROM jobs w WHERE w.coalesce_key = $10 AND w.state = 'queued') \
-                       ON CONFLICT (unique_key) DO NOTHING RETURNING id";
+                       ON CONFLICT (unique_key) DO NOTHING RETURNING id"
+    );
     let run_at = job.run_at.unwrap_or(now).max(now);
     let mut exec = exec.into();
     let id: Option<JobId> = on_exec!(&mut exec, conn => {
@@ -262,6 +284,17 @@ pub async fn complete_many(db: &Db, worker: &str, ids: &[JobId], now: DateTime<U
     })
 }
 
+/// A job of `ordering_key` was put back to run at `run_at`: the jobs waiting behind it wait as
+/// long (see [`not_before_predecessors`]).
+async fn hold_successors(db: &Db, id: JobId, ordering_key: &str, run_at: DateTime<Utc>) -> DbResult<()> {
+    // The IN repeats the `jobs_ordering` index's predicate: SQLite uses a partial index only
+    // when the query states its condition.
+    const SQL: &str = "UPDATE jobs SET run_at = $3 WHERE ordering_key = $2 AND state IN ('queued', 'running') \
+                       AND state = 'queued' AND id > $1 AND run_at < $3";
+    on_db!(db, pool => sqlx::query(SQL).bind(id).bind(ordering_key).bind(run_at).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 /// Records a failed run: back to `queued` at `retry_at`, or `dead` when `permanent` or out of
 /// attempts.
 pub async fn fail(
@@ -277,9 +310,9 @@ pub async fn fail(
                          state = CASE WHEN $4 OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
                          finished_at = CASE WHEN $4 OR attempts >= max_attempts THEN $6 ELSE NULL END, \
                          run_at = $5, last_error = $3, locked_until = NULL, locked_by = NULL, updated_at = $6 \
-                       WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING state";
-    let state: Option<String> = on_db!(db, pool => {
-        sqlx::query_scalar(SQL)
+                       WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING state, ordering_key";
+    let row: Option<(String, Option<String>)> = on_db!(db, pool => {
+        sqlx::query_as(SQL)
             .bind(id)
             .bind(worker)
             .bind(truncate(error))
@@ -289,7 +322,17 @@ pub async fn fail(
             .fetch_optional(pool)
             .await
     })?;
-    Ok(state.as_deref().and_then(JobState::parse))
+    let Some((state, ordering_key)) = row else {
+        return Ok(None);
+    };
+    let state = JobState::parse(&state);
+    // A dead job no longer holds its key: the jobs behind it run now.
+    if state == Some(JobState::Queued)
+        && let Some(key) = &ordering_key
+    {
+        hold_successors(db, id, key, retry_at).await?;
+    }
+    Ok(state)
 }
 
 /// Puts the job back to run at `run_at` without counting this run as an attempt.
@@ -302,11 +345,18 @@ pub async fn reschedule(
     now: DateTime<Utc>,
 ) -> DbResult<bool> {
     const SQL: &str = "UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_at = $3, last_error = COALESCE($4, last_error), \
-                       locked_until = NULL, locked_by = NULL, updated_at = $5 WHERE id = $1 AND locked_by = $2 AND state = 'running'";
-    let n = on_db!(db, pool => {
-        sqlx::query(SQL).bind(id).bind(worker).bind(run_at).bind(note.map(truncate)).bind(now).execute(pool).await.map(|r| r.rows_affected())
+                       locked_until = NULL, locked_by = NULL, updated_at = $5 WHERE id = $1 AND locked_by = $2 AND state = 'running' \
+                       RETURNING ordering_key";
+    let row: Option<Option<String>> = on_db!(db, pool => {
+        sqlx::query_scalar(SQL).bind(id).bind(worker).bind(run_at).bind(note.map(truncate)).bind(now).fetch_optional(pool).await
     })?;
-    Ok(n == 1)
+    let Some(ordering_key) = row else {
+        return Ok(false);
+    };
+    if let Some(key) = &ordering_key {
+        hold_successors(db, id, key, run_at).await?;
+    }
+    Ok(true)
 }
 
 /// Renews the leases of every job `worker` is running.

@@ -284,10 +284,26 @@ async fn an_ordering_key_runs_strictly_one_at_a_time_in_enqueue_order() {
     let next = queue::claim(db, "w", 10, LEASE, &scope(&app), now).await.unwrap();
     assert_eq!(next.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a2]);
 
-    // A failing head holds back the rest of its key until it is retried and succeeds.
+    // A failing head holds back the rest of its key until it is retried and succeeds — the
+    // jobs behind it wait as long, and so does one enqueued behind it meanwhile, so that claims
+    // do not step over them at the head of the queue.
     queue::fail(db, a2, "w", "boom", now + secs(60), false, now)
         .await
         .unwrap();
+    let run_at = async |id| {
+        queue::get(db, Owner::Tenant(app.tenant.id), id)
+            .await
+            .unwrap()
+            .unwrap()
+            .run_at
+    };
+    assert!(run_at(a3).await >= now + secs(60), "a3 waits with a2");
+    let a4 = queue::enqueue_now(db, probe(&app, 5).ordering_key(&key), now + secs(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(run_at(a4).await >= now + secs(60), "a4 waits with a2");
+    assert!(run_at(b1).await < now + secs(60), "another key does not wait");
     assert!(
         queue::claim(db, "w", 10, LEASE, &scope(&app), now + secs(30))
             .await
@@ -304,6 +320,48 @@ async fn an_ordering_key_runs_strictly_one_at_a_time_in_enqueue_order() {
         .await
         .unwrap();
     assert_eq!(last.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a3]);
+    assert!(queue::complete(db, a3, "w", now + secs(62)).await.unwrap());
+    let after = queue::claim(db, "w", 10, LEASE, &scope(&app), now + secs(62))
+        .await
+        .unwrap();
+    assert_eq!(after.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a4]);
+}
+
+#[tokio::test]
+async fn a_job_put_back_to_run_later_keeps_the_jobs_behind_it_waiting_as_long() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let now = clock::now();
+    let key = format!("{}:paced", app.tenant.id);
+    let head = queue::enqueue_now(db, probe(&app, 1).ordering_key(&key), now)
+        .await
+        .unwrap()
+        .unwrap();
+    let behind = queue::enqueue_now(db, probe(&app, 2).ordering_key(&key), now)
+        .await
+        .unwrap()
+        .unwrap();
+    let claimed = queue::claim(db, "w", 10, LEASE, &scope(&app), now).await.unwrap();
+    assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![head]);
+    assert!(
+        queue::reschedule(db, head, "w", now + secs(30), Some("paced"), now)
+            .await
+            .unwrap()
+    );
+    let behind_at = queue::get(db, Owner::Tenant(app.tenant.id), behind)
+        .await
+        .unwrap()
+        .unwrap()
+        .run_at;
+    assert!(
+        behind_at >= now + secs(30),
+        "{behind_at} must not be before the head's {}",
+        now + secs(30)
+    );
+    let retried = queue::claim(db, "w", 10, LEASE, &scope(&app), now + secs(30))
+        .await
+        .unwrap();
+    assert_eq!(retried.iter().map(|j| j.id).collect::<Vec<_>>(), vec![head]);
 }
 
 #[tokio::test]
