@@ -149,6 +149,7 @@ pub const JOBS_CHANNEL: &str = "switchboard_jobs";
 
 impl Db {
     /// Connects to `url`: `sqlite:path` / `sqlite://path` (file created if missing) or `postgres://…`.
+    /// `max_connections` sizes a PostgreSQL pool; SQLite gets one connection (see below).
     pub async fn connect(url: &str, max_connections: u32) -> DbResult<Db> {
         let pool = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
@@ -158,10 +159,11 @@ impl Db {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(max_connections.clamp(1, 16))
-                .connect_with(opts)
-                .await?;
+            // One connection: SQLite has a single writer anyway, and callers queued on the pool
+            // are served in order, while writers contending inside SQLite wait in its busy
+            // handler's sleeps (up to 100 ms each) — webhook acceptance p99 was 107 ms at 200/s
+            // with ten connections and 16 ms with one. Reads here are short lookups.
+            let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
             Pool::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
