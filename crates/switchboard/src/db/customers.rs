@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::ids::{TenantId, UserId};
 use sqlx::types::Json;
 
-use super::{Db, DbResult, on_db};
+use super::{Db, DbResult, on_db, on_read};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {
@@ -33,7 +33,7 @@ struct Row {
 pub async fn by_freshchat_id(db: &Db, tenant: TenantId, freshchat_user_id: &str) -> DbResult<Option<Customer>> {
     const SQL: &str = "SELECT freshchat_user_id, user_id, email, phone, name, properties, fetched_at FROM customers \
                        WHERE tenant_id = $1 AND freshchat_user_id = $2";
-    let row: Option<Row> = on_db!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(freshchat_user_id).fetch_optional(pool).await)?;
+    let row: Option<Row> = on_read!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(freshchat_user_id).fetch_optional(pool).await)?;
     Ok(row.map(|r| Customer {
         freshchat_user_id: r.freshchat_user_id,
         user_id: r.user_id,

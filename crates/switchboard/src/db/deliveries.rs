@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::ids::{IncidenceId, TenantId};
 use uuid::Uuid;
 
-use super::{Db, DbError, DbResult, Exec, Tx, on_db, on_exec, on_tx};
+use super::{Db, DbError, DbResult, Exec, Tx, on_db, on_exec, on_read, on_tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -109,7 +109,7 @@ struct Row {
 pub async fn unsent(db: &Db, tenant: TenantId, incidence: IncidenceId, kind: Kind) -> DbResult<Vec<Delivery>> {
     const SQL: &str = "SELECT id, source_ref, seq, body, state, remote_id, attempted_at FROM deliveries \
                        WHERE tenant_id = $1 AND incidence_id = $2 AND kind = $3 AND state <> 'sent' ORDER BY seq, created_at, id";
-    let rows: Vec<Row> = on_db!(db, pool => {
+    let rows: Vec<Row> = on_read!(db, pool => {
         sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(incidence.as_uuid()).bind(kind.as_str()).fetch_all(pool).await
     })?;
     rows.into_iter()
@@ -132,7 +132,7 @@ pub async fn unsent(db: &Db, tenant: TenantId, incidence: IncidenceId, kind: Kin
 pub async fn sent_bodies(db: &Db, tenant: TenantId, incidence: IncidenceId, kind: Kind) -> DbResult<Vec<String>> {
     const SQL: &str = "SELECT body FROM deliveries WHERE tenant_id = $1 AND incidence_id = $2 AND kind = $3 AND state = 'sent' \
                        AND remote_id IS NOT NULL";
-    Ok(on_db!(db, pool => {
+    Ok(on_read!(db, pool => {
         sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(incidence.as_uuid()).bind(kind.as_str()).fetch_all(pool).await
     })?)
 }
@@ -140,7 +140,7 @@ pub async fn sent_bodies(db: &Db, tenant: TenantId, incidence: IncidenceId, kind
 /// Whether this source has been recorded (whatever its state).
 pub async fn known_refs(db: &Db, tenant: TenantId, incidence: IncidenceId, kind: Kind) -> DbResult<Vec<String>> {
     const SQL: &str = "SELECT source_ref FROM deliveries WHERE tenant_id = $1 AND incidence_id = $2 AND kind = $3";
-    Ok(on_db!(db, pool => {
+    Ok(on_read!(db, pool => {
         sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(incidence.as_uuid()).bind(kind.as_str()).fetch_all(pool).await
     })?)
 }
@@ -178,7 +178,7 @@ pub async fn mark_sent<'a>(
 pub async fn count(db: &Db, tenant: TenantId, incidence: IncidenceId, kind: Kind, state: State) -> DbResult<i64> {
     const SQL: &str =
         "SELECT COUNT(*) FROM deliveries WHERE tenant_id = $1 AND incidence_id = $2 AND kind = $3 AND state = $4";
-    Ok(on_db!(db, pool => {
+    Ok(on_read!(db, pool => {
         sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(incidence.as_uuid()).bind(kind.as_str()).bind(state.as_str()).fetch_one(pool).await
     })?)
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Db, DbResult, Exec, Tx, on_db, on_exec, on_tx};
+use super::{Db, DbResult, Exec, Tx, on_db, on_exec, on_read, on_tx};
 
 /// Helpdesk and chat sync state: the shell's, not the domain's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -107,7 +107,7 @@ pub async fn by_conversation(
     conversation: &ConversationId,
 ) -> DbResult<Option<Stored>> {
     const SQL: &str = select_stored!("WHERE tenant_id = $1 AND channel = $2 AND conversation_id = $3");
-    let row: Option<Row> = on_db!(db, pool => {
+    let row: Option<Row> = on_read!(db, pool => {
         sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(channel.as_str()).bind(conversation.as_str()).fetch_optional(pool).await
     })?;
     Ok(row.map(Stored::from))
@@ -116,14 +116,14 @@ pub async fn by_conversation(
 pub async fn by_id(db: &Db, tenant: TenantId, id: IncidenceId) -> DbResult<Option<Stored>> {
     const SQL: &str = select_stored!("WHERE tenant_id = $1 AND id = $2");
     let row: Option<Row> =
-        on_db!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(id.as_uuid()).fetch_optional(pool).await)?;
+        on_read!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(id.as_uuid()).fetch_optional(pool).await)?;
     Ok(row.map(Stored::from))
 }
 
 pub async fn by_ticket(db: &Db, tenant: TenantId, ticket_id: i64) -> DbResult<Option<Stored>> {
     const SQL: &str = select_stored!("WHERE tenant_id = $1 AND freshdesk_ticket_id = $2");
     let row: Option<Row> =
-        on_db!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(ticket_id).fetch_optional(pool).await)?;
+        on_read!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(ticket_id).fetch_optional(pool).await)?;
     Ok(row.map(Stored::from))
 }
 
@@ -315,7 +315,9 @@ pub struct TimelineRow {
 pub async fn timeline(db: &Db, tenant: TenantId, incidence: IncidenceId) -> DbResult<Vec<TimelineRow>> {
     const SQL: &str = "SELECT kind, actor, content, metadata AS metadata_json, provider_ref, created_at FROM timeline \
                        WHERE tenant_id = $1 AND incidence_id = $2 ORDER BY created_at, id";
-    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(incidence.as_uuid()).fetch_all(pool).await)?)
+    Ok(
+        on_read!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(incidence.as_uuid()).fetch_all(pool).await)?,
+    )
 }
 
 /// Sets the sync columns given as `Some`.
@@ -403,7 +405,7 @@ pub async fn open_with_ticket_for_user(db: &Db, tenant: TenantId, user_id: &str)
     const SQL: &str = "SELECT id FROM incidences WHERE tenant_id = $1 AND user_id = $2 AND outcome = 'IN_PROGRESS' \
                        AND freshdesk_ticket_id IS NOT NULL ORDER BY created_at";
     let ids: Vec<Uuid> =
-        on_db!(db, pool => sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(user_id).fetch_all(pool).await)?;
+        on_read!(db, pool => sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(user_id).fetch_all(pool).await)?;
     Ok(ids.into_iter().map(IncidenceId).collect())
 }
 
@@ -418,7 +420,7 @@ pub async fn latest_for_user_between(
     const SQL: &str = select_stored!(
         "WHERE tenant_id = $1 AND user_id = $2 AND created_at >= $3 AND created_at <= $4 ORDER BY created_at DESC LIMIT 1"
     );
-    let row: Option<Row> = on_db!(db, pool => {
+    let row: Option<Row> = on_read!(db, pool => {
         sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(user_id).bind(from).bind(to).fetch_optional(pool).await
     })?;
     Ok(row.map(Stored::from))
@@ -429,13 +431,13 @@ pub async fn open_ids(db: &Db, tenant: TenantId, after: Option<IncidenceId>, lim
     const SQL: &str =
         "SELECT id FROM incidences WHERE tenant_id = $1 AND outcome = 'IN_PROGRESS' AND id > $2 ORDER BY id LIMIT $3";
     let after = after.map_or(Uuid::nil(), |a| a.as_uuid());
-    let ids: Vec<Uuid> = on_db!(db, pool => sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(after).bind(limit).fetch_all(pool).await)?;
+    let ids: Vec<Uuid> = on_read!(db, pool => sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(after).bind(limit).fetch_all(pool).await)?;
     Ok(ids.into_iter().map(IncidenceId).collect())
 }
 
 pub async fn count_open(db: &Db, tenant: TenantId) -> DbResult<i64> {
     const SQL: &str = "SELECT COUNT(*) FROM incidences WHERE tenant_id = $1 AND outcome = 'IN_PROGRESS'";
-    Ok(on_db!(db, pool => sqlx::query_scalar(SQL).bind(tenant.as_uuid()).fetch_one(pool).await)?)
+    Ok(on_read!(db, pool => sqlx::query_scalar(SQL).bind(tenant.as_uuid()).fetch_one(pool).await)?)
 }
 
 impl Stored {
@@ -510,7 +512,7 @@ pub async fn list(db: &Db, tenant: TenantId, f: &ListFilter) -> DbResult<Vec<Sum
     let far_past = DateTime::<Utc>::UNIX_EPOCH;
     let far_future = DateTime::parse_from_rfc3339("9999-12-31T00:00:00Z").map_or(far_past, |t| t.with_timezone(&Utc));
     let (after_at, after_id) = f.after.unwrap_or((far_future, Uuid::max()));
-    Ok(on_db!(db, pool => {
+    Ok(on_read!(db, pool => {
         sqlx::query_as(SQL)
             .bind(tenant.as_uuid())
             .bind(text(&f.outcome))
@@ -529,5 +531,5 @@ pub async fn list(db: &Db, tenant: TenantId, f: &ListFilter) -> DbResult<Vec<Sum
 
 pub async fn summary(db: &Db, tenant: TenantId, id: IncidenceId) -> DbResult<Option<Summary>> {
     const SQL: &str = select_summary!("WHERE tenant_id = $1 AND id = $2");
-    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(id.as_uuid()).fetch_optional(pool).await)?)
+    Ok(on_read!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(id.as_uuid()).fetch_optional(pool).await)?)
 }

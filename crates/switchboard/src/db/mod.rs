@@ -32,6 +32,19 @@ macro_rules! on_db {
     };
 }
 
+/// Like [`on_db!`] for a read outside any transaction: on SQLite it runs on the read pool, beside
+/// the one writer instead of queued behind it. Only for reads — a write there would contend
+/// with the writer inside SQLite.
+#[macro_export]
+macro_rules! on_read {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db.read_pool() {
+            $crate::db::Pool::Sqlite($pool) => $body,
+            $crate::db::Pool::Pg($pool) => $body,
+        }
+    };
+}
+
 /// Runs `$body` with `$conn` bound to the transaction's connection.
 #[macro_export]
 macro_rules! on_tx {
@@ -61,7 +74,7 @@ macro_rules! on_exec {
     };
 }
 
-pub use crate::{on_db, on_exec, on_tx};
+pub use crate::{on_db, on_exec, on_read, on_tx};
 
 /// Where a write goes: into an open transaction, or straight to the pool. A write that is a
 /// transaction by itself takes the pool: one round trip instead of three (`BEGIN`, it, `COMMIT`).
@@ -133,6 +146,8 @@ pub enum Pool {
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: Pool,
+    /// Where [`on_read!`] reads: on SQLite a pool of its own, on PostgreSQL `pool` again.
+    reader: Pool,
     /// Wakes this process's workers.
     jobs_signal: Arc<watch::Sender<u64>>,
     /// Tells other processes (PostgreSQL NOTIFY, sent by a background task).
@@ -149,9 +164,9 @@ pub const JOBS_CHANNEL: &str = "switchboard_jobs";
 
 impl Db {
     /// Connects to `url`: `sqlite:path` / `sqlite://path` (file created if missing) or `postgres://…`.
-    /// `max_connections` sizes a PostgreSQL pool; SQLite gets one connection (see below).
+    /// `max_connections` sizes the pool; on SQLite, the read pool beside one writing connection.
     pub async fn connect(url: &str, max_connections: u32) -> DbResult<Db> {
-        let pool = if url.starts_with("sqlite:") {
+        let (pool, reader) = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -159,12 +174,25 @@ impl Db {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            // One connection: SQLite has a single writer anyway, and callers queued on the pool
-            // are served in order, while writers contending inside SQLite wait in its busy
-            // handler's sleeps (up to 100 ms each) — webhook acceptance p99 was 107 ms at 200/s
-            // with ten connections and 16 ms with one. Reads here are short lookups.
-            let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
-            Pool::Sqlite(pool)
+            // One writing connection: SQLite has a single writer anyway, and callers queued on
+            // the pool are served in order, while writers contending inside SQLite wait in its
+            // busy handler's sleeps (up to 100 ms each) — webhook acceptance p99 was 107 ms at
+            // 200/s with ten writing connections and 16 ms with one. Reads that need not see a
+            // transaction's own writes use the read pool (WAL: readers never wait for it).
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.clone())
+                .await?;
+            // (An in-memory database exists once per connection: it is read where it is written.)
+            let reader = if url.contains(":memory:") || url.contains("mode=memory") {
+                writer.clone()
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(max_connections.clamp(1, 16))
+                    .connect_with(opts)
+                    .await?
+            };
+            (Pool::Sqlite(writer), Pool::Sqlite(reader))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -172,7 +200,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await?;
-            Pool::Pg(pool)
+            (Pool::Pg(pool.clone()), Pool::Pg(pool))
         } else {
             return Err(DbError::UnsupportedUrl(redact_url(url)));
         };
@@ -183,6 +211,7 @@ impl Db {
         }
         Ok(Db {
             pool,
+            reader,
             jobs_signal: Arc::new(watch::Sender::new(0)),
             notify_signal,
             instance,
@@ -197,6 +226,11 @@ impl Db {
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The pool for reads outside a transaction (see [`on_read!`]).
+    pub fn read_pool(&self) -> &Pool {
+        &self.reader
     }
 
     pub fn backend(&self) -> Backend {
@@ -274,6 +308,7 @@ impl Db {
 
     pub async fn close(&self) {
         on_db!(self, pool => pool.close().await);
+        on_read!(self, pool => pool.close().await);
     }
 }
 

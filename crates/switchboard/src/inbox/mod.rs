@@ -14,7 +14,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::batch::Batcher;
-use crate::db::{Db, DbError, DbResult, Pool, Tx, on_db, on_tx};
+use crate::db::{Db, DbError, DbResult, Pool, Tx, on_db, on_read, on_tx};
 use crate::jobs::registry::{BoxFuture, JobContext, JobResult};
 use crate::jobs::{JobError, JobSpec, NewJob, Outcome, priority, queue};
 
@@ -378,7 +378,7 @@ macro_rules! select_events {
 pub async fn get(db: &Db, tenant: TenantId, id: Uuid) -> DbResult<Option<InboxEvent>> {
     const SQL: &str = select_events!("WHERE tenant_id = $1 AND id = $2");
     let row: Option<EventRow> =
-        on_db!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(id).fetch_optional(pool).await)?;
+        on_read!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(id).fetch_optional(pool).await)?;
     row.map(InboxEvent::try_from).transpose()
 }
 
@@ -442,7 +442,7 @@ pub async fn replayable(db: &Db, filter: &ReplayFilter) -> DbResult<Vec<(Uuid, T
         Some(t) => (1, t.as_uuid()),
         None => (0, Uuid::nil()),
     };
-    let rows: Vec<(Uuid, Uuid)> = on_db!(db, pool => {
+    let rows: Vec<(Uuid, Uuid)> = on_read!(db, pool => {
         sqlx::query_as(SQL).bind(filter.provider.as_str()).bind(filter.since).bind(any).bind(tenant).fetch_all(pool).await
     })?;
     Ok(rows.into_iter().map(|(id, t)| (id, TenantId(t))).collect())

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 use uuid::Uuid;
 
-use crate::db::{Db, DbResult, Pool, on_db};
+use crate::db::{Db, DbResult, Pool, on_read};
 
 /// Where holds are announced on PostgreSQL; the payload is `<tenant uuid>:<provider>`.
 const GATES_CHANNEL: &str = "switchboard_gates";
@@ -252,7 +252,7 @@ fn parse_announcement(payload: &str) -> Option<(TenantId, Provider)> {
 async fn all_held(db: &Db) -> DbResult<Vec<(TenantId, Provider, DateTime<Utc>)>> {
     const SQL: &str = "SELECT tenant_id, provider, not_before FROM provider_gates WHERE not_before > $1";
     let rows: Vec<(Uuid, String, DateTime<Utc>)> =
-        on_db!(db, pool => sqlx::query_as(SQL).bind(crate::clock::now()).fetch_all(pool).await)?;
+        on_read!(db, pool => sqlx::query_as(SQL).bind(crate::clock::now()).fetch_all(pool).await)?;
     Ok(rows
         .into_iter()
         .filter_map(|(t, p, until)| Some((TenantId(t), Provider::parse(&p)?, until)))
@@ -262,7 +262,7 @@ async fn all_held(db: &Db) -> DbResult<Vec<(TenantId, Provider, DateTime<Utc>)>>
 async fn held_until(db: &Db, tenant: TenantId, provider: Provider) -> DbResult<Option<DateTime<Utc>>> {
     const SQL: &str = "SELECT not_before FROM provider_gates WHERE tenant_id = $1 AND provider = $2";
     Ok(
-        on_db!(db, pool => sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(provider.as_str()).fetch_optional(pool).await)?,
+        on_read!(db, pool => sqlx::query_scalar(SQL).bind(tenant.as_uuid()).bind(provider.as_str()).fetch_optional(pool).await)?,
     )
 }
 
