@@ -253,6 +253,19 @@ async fn processing_jobs(app: &TestApp) -> Vec<(i64, uuid::Uuid, Option<String>)
 }
 
 #[tokio::test]
+async fn reads_do_not_wait_for_an_open_write_transaction() {
+    let app = spawn_app_without_worker().await;
+    let db = &app.state.db;
+    let id = inbox::accept(db, event(&app, "read-me", b"ok")).await.unwrap().id();
+    // On SQLite this holds the one writing connection until it ends.
+    let writing = db.begin().await.unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(5), inbox::get(db, app.tenant.id, id)).await;
+    writing.rollback().await.unwrap();
+    let stored = read.expect("the read waited for the writer").unwrap().unwrap();
+    assert_eq!(stored.body, b"ok");
+}
+
+#[tokio::test]
 async fn stored_events_can_be_replayed() {
     let app = spawn_app_without_worker().await;
     let since = clock::now() - chrono::Duration::seconds(1);
