@@ -14,7 +14,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::batch::Batcher;
-use crate::db::{Db, DbError, DbResult, Pool, Tx, on_db, on_read, on_tx};
+use crate::db::{Db, DbError, DbResult, Exec, Pool, Tx, on_exec, on_read, on_tx};
 use crate::jobs::registry::{BoxFuture, JobContext, JobResult};
 use crate::jobs::{JobError, JobSpec, NewJob, Outcome, priority, queue};
 
@@ -162,22 +162,25 @@ pub async fn accept(db: &Db, event: NewEvent) -> DbResult<Accepted> {
 /// PostgreSQL that is one statement (one round trip) whatever their number; on SQLite, where
 /// statements are local and commits are what costs, one transaction.
 pub async fn accept_all(db: &Db, events: &[NewEvent]) -> DbResult<Vec<Accepted>> {
-    let accepted = match db.pool() {
-        Pool::Pg(pool) => accept_all_pg(pool, events).await?,
+    match db.pool() {
+        Pool::Pg(pool) => {
+            let accepted = accept_all_pg(pool, events).await?;
+            if accepted.iter().any(|a| matches!(a, Accepted::New(_))) {
+                db.jobs_enqueued();
+            }
+            Ok(accepted)
+        }
         Pool::Sqlite(_) => {
+            // Each enqueue wakes the workers when the transaction commits.
             let mut tx = db.begin().await?;
             let mut accepted = Vec::with_capacity(events.len());
             for e in events {
                 accepted.push(accept_in(&mut tx, e).await?);
             }
             tx.commit().await?;
-            accepted
+            Ok(accepted)
         }
-    };
-    if accepted.iter().any(|a| matches!(a, Accepted::New(_))) {
-        db.jobs_enqueued();
     }
-    Ok(accepted)
 }
 
 async fn accept_all_pg(pool: &sqlx::PgPool, events: &[NewEvent]) -> DbResult<Vec<Accepted>> {
@@ -385,8 +388,6 @@ pub async fn get(db: &Db, tenant: TenantId, id: Uuid) -> DbResult<Option<InboxEv
 /// Records how processing ended for each of `marks`: one statement on PostgreSQL; on SQLite
 /// (where statements are cheap and commits are not) one transaction.
 async fn finish_all(db: &Db, marks: &[Mark], now: DateTime<Utc>) -> DbResult<()> {
-    const ONE: &str =
-        "UPDATE inbox_events SET state = $3, error = $4, processed_at = $5 WHERE tenant_id = $1 AND id = $2";
     const PG_MANY: &str = "UPDATE inbox_events e SET state = m.state, error = m.error, processed_at = $5 \
                            FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS m(tenant_id, id, state, error) \
                            WHERE e.tenant_id = m.tenant_id AND e.id = m.id";
@@ -405,23 +406,25 @@ async fn finish_all(db: &Db, marks: &[Mark], now: DateTime<Utc>) -> DbResult<()>
                 .execute(pool)
                 .await?;
         }
-        (_, [m]) => {
-            on_db!(db, pool => {
-                sqlx::query(ONE).bind(m.tenant.as_uuid()).bind(m.id).bind(m.state.as_str()).bind(&m.error).bind(now)
-                    .execute(pool).await.map(|r| r.rows_affected())
-            })?;
-        }
+        (_, [m]) => finish_one(db, m, now).await?,
         _ => {
             let mut tx = db.begin().await?;
             for m in marks {
-                on_tx!(tx, conn => {
-                    sqlx::query(ONE).bind(m.tenant.as_uuid()).bind(m.id).bind(m.state.as_str()).bind(&m.error).bind(now)
-                        .execute(conn).await.map(|r| r.rows_affected())
-                })?;
+                finish_one(&mut tx, m, now).await?;
             }
             tx.commit().await?;
         }
     }
+    Ok(())
+}
+
+async fn finish_one<'a>(exec: impl Into<Exec<'a>>, m: &Mark, now: DateTime<Utc>) -> DbResult<()> {
+    const SQL: &str =
+        "UPDATE inbox_events SET state = $3, error = $4, processed_at = $5 WHERE tenant_id = $1 AND id = $2";
+    on_exec!(exec.into(), conn => {
+        sqlx::query(SQL).bind(m.tenant.as_uuid()).bind(m.id).bind(m.state.as_str()).bind(&m.error).bind(now)
+            .execute(conn).await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
