@@ -1,5 +1,10 @@
 //! The jobs table: every state change of a job is one statement here.
 //!
+//! A job is `running` exactly while `locked_by` names its worker (a claim sets both; every way
+//! out of `running` clears it), so a worker's own job is found by id and `locked_by` alone: the
+//! primary key, whatever the planner believes about the size of the state-partial indexes —
+//! a queue's statistics are stale by nature (gathered when it was empty, read under a backlog).
+//!
 //! Every function takes `now` as an argument, so time is the caller's (the worker passes the
 //! clock; tests pass any instant they like — no sleeping to test backoff or leases).
 
@@ -39,15 +44,15 @@ pub(crate) use not_before_predecessors;
 /// commits) or on its own. Returns `None` when a job with the same unique key already exists, or
 /// one with the same coalesce key is still waiting.
 pub async fn enqueue<'a>(exec: impl Into<Exec<'a>>, job: NewJob, now: DateTime<Utc>) -> DbResult<Option<JobId>> {
-    // (SQLite needs the WHERE on an INSERT … SELECT that has an upsert clause.)
+    // Both keys are unique indexes (a coalesce key is cleared when its job is claimed), so the
+    // conflict clause without a target covers both. (SQLite needs the WHERE on an INSERT …
+    // SELECT that has an upsert clause.)
     const SQL: &str = concat!(
         "INSERT INTO jobs (tenant_id, kind, payload, priority, state, run_at, attempts, max_attempts, unique_key, \
                          ordering_key, coalesce_key, created_at, updated_at) \
                        SELECT $1, $2, $3, $4, 'queued', ",
         not_before_predecessors!("$5", "$8"),
-        ", 0, $6, $7, $8, $10, $9, $9 \
-                       WHERE NOT EXISTS (SELECT 1 FROM jobs w WHERE w.coalesce_key = $10 AND w.state = 'queued') \
-                       ON CONFLICT (unique_key) DO NOTHING RETURNING id"
+        ", 0, $6, $7, $8, $10, $9, $9 WHERE TRUE ON CONFLICT DO NOTHING RETURNING id"
     );
     let run_at = job.run_at.unwrap_or(now).max(now);
     let mut exec = exec.into();
@@ -122,11 +127,20 @@ macro_rules! claimed_columns {
         )
     };
 }
+// A claimed job no longer absorbs new ones: it may have read the state already. Its coalesce
+// key goes, so a twin can wait behind it (and the key's unique index holds when it is requeued).
+macro_rules! take {
+    () => {
+        "state = 'running', attempts = attempts + 1, locked_until = $2, locked_by = $3, coalesce_key = NULL, updated_at = $1"
+    };
+}
 // SQLite has a single writer: one UPDATE … WHERE id IN (…) statement picks and takes atomically.
 macro_rules! claim_sqlite {
     ($scope:literal) => {
         concat!(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $2, locked_by = $3, updated_at = $1 WHERE id IN (",
+            "UPDATE jobs SET ",
+            take!(),
+            " WHERE id IN (",
             claimable!($scope),
             ")",
             claimed_columns!("")
@@ -139,8 +153,9 @@ macro_rules! claim_pg {
         concat!(
             "WITH picked AS (",
             claimable!($scope),
-            " FOR UPDATE OF j SKIP LOCKED) UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $2, \
-             locked_by = $3, updated_at = $1 FROM picked WHERE jobs.id = picked.id",
+            " FOR UPDATE OF j SKIP LOCKED) UPDATE jobs SET ",
+            take!(),
+            " FROM picked WHERE jobs.id = picked.id",
             claimed_columns!("jobs.")
         )
     };
@@ -247,7 +262,7 @@ where
 /// worker took it): the other run's result stands.
 pub async fn complete(db: &Db, id: JobId, worker: &str, now: DateTime<Utc>) -> DbResult<bool> {
     const SQL: &str = "UPDATE jobs SET state = 'done', locked_until = NULL, locked_by = NULL, updated_at = $3, finished_at = $3 \
-                       WHERE id = $1 AND locked_by = $2 AND state = 'running'";
+                       WHERE id = $1 AND locked_by = $2";
     let n = on_db!(db, pool => sqlx::query(SQL).bind(id).bind(worker).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
@@ -256,12 +271,12 @@ pub async fn complete(db: &Db, id: JobId, worker: &str, now: DateTime<Utc>) -> D
 pub async fn complete_many(db: &Db, worker: &str, ids: &[JobId], now: DateTime<Utc>) -> DbResult<Vec<JobId>> {
     const PG: &str = concat!(
         "UPDATE jobs SET state = 'done', locked_until = NULL, locked_by = NULL, updated_at = $3, finished_at = $3 ",
-        "WHERE id = ANY($1) AND locked_by = $2 AND state = 'running' RETURNING id"
+        "WHERE id = ANY($1) AND locked_by = $2 RETURNING id"
     );
     // SQLite has no arrays: the ids travel as a JSON array.
     const SQLITE: &str = concat!(
         "UPDATE jobs SET state = 'done', locked_until = NULL, locked_by = NULL, updated_at = $3, finished_at = $3 ",
-        "WHERE id IN (SELECT value FROM json_each($1)) AND locked_by = $2 AND state = 'running' RETURNING id"
+        "WHERE id IN (SELECT value FROM json_each($1)) AND locked_by = $2 RETURNING id"
     );
     Ok(match db.pool() {
         Pool::Pg(pool) => {
@@ -310,7 +325,7 @@ pub async fn fail(
                          state = CASE WHEN $4 OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
                          finished_at = CASE WHEN $4 OR attempts >= max_attempts THEN $6 ELSE NULL END, \
                          run_at = $5, last_error = $3, locked_until = NULL, locked_by = NULL, updated_at = $6 \
-                       WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING state, ordering_key";
+                       WHERE id = $1 AND locked_by = $2 RETURNING state, ordering_key";
     let row: Option<(String, Option<String>)> = on_db!(db, pool => {
         sqlx::query_as(SQL)
             .bind(id)
@@ -345,7 +360,7 @@ pub async fn reschedule(
     now: DateTime<Utc>,
 ) -> DbResult<bool> {
     const SQL: &str = "UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_at = $3, last_error = COALESCE($4, last_error), \
-                       locked_until = NULL, locked_by = NULL, updated_at = $5 WHERE id = $1 AND locked_by = $2 AND state = 'running' \
+                       locked_until = NULL, locked_by = NULL, updated_at = $5 WHERE id = $1 AND locked_by = $2 \
                        RETURNING ordering_key";
     let row: Option<Option<String>> = on_db!(db, pool => {
         sqlx::query_scalar(SQL).bind(id).bind(worker).bind(run_at).bind(note.map(truncate)).bind(now).fetch_optional(pool).await

@@ -719,3 +719,59 @@ async fn a_coalesce_key_skips_a_job_while_its_twin_waits() {
     assert!(queue::enqueue_now(db, probe(&app, 5), now).await.unwrap().is_some());
     assert!(queue::enqueue_now(db, probe(&app, 6), now).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn twins_enqueued_at_the_same_moment_leave_one_waiting() {
+    let app = spawn_app().await;
+    let key = format!("{}:reconcile-race", app.tenant.id);
+    let now = clock::now();
+    let enqueues = (0..16u32).map(|n| {
+        let (db, job) = (app.state.db.clone(), probe(&app, n).coalesce_key(&key));
+        tokio::spawn(async move { queue::enqueue_now(&db, job, now).await })
+    });
+    let mut enqueued = 0;
+    for e in enqueues {
+        enqueued += usize::from(e.await.unwrap().unwrap().is_some());
+    }
+    assert_eq!(enqueued, 1, "one waiting job absorbs its twins, however they race");
+    let claimed = queue::claim(&app.state.db, "w", 100, LEASE, &scope(&app), now)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+}
+
+#[tokio::test]
+async fn a_claimed_job_put_back_waits_beside_the_twin_enqueued_while_it_ran() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let now = clock::now();
+    let key = format!("{}:reconcile-8", app.tenant.id);
+    let first = queue::enqueue_now(db, probe(&app, 1).coalesce_key(&key), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        queue::claim(db, "w", 10, LEASE, &scope(&app), now).await.unwrap().len(),
+        1
+    );
+    let twin = queue::enqueue_now(db, probe(&app, 2).coalesce_key(&key), now)
+        .await
+        .unwrap();
+    assert!(twin.is_some(), "a running job no longer absorbs new ones");
+    // The first run fails and is queued again: both wait, and the twin still absorbs.
+    assert_eq!(
+        queue::fail(db, first, "w", "boom", now, false, now).await.unwrap(),
+        Some(JobState::Queued)
+    );
+    assert_eq!(
+        queue::enqueue_now(db, probe(&app, 3).coalesce_key(&key), now)
+            .await
+            .unwrap(),
+        None
+    );
+    let claimed = queue::claim(db, "w", 10, LEASE, &scope(&app), now).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![first, twin.unwrap()]
+    );
+}
