@@ -1,15 +1,22 @@
 //! Recording what happens to incidences: load the state, apply the event (pure), and store the
-//! decision — state, timeline and effect jobs — in one transaction.
+//! decision — state, timeline, deliveries and effect jobs — all or nothing, group-committed with
+//! the records of concurrent jobs ([`Recorder`]).
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use domain::ids::{ConversationId, IncidenceId, TenantId, UserId};
-use domain::incidence::{self, Channel, Closing, ConversationEvent, Effect, EventKind, Incidence, OrderImpact};
+use domain::incidence::{
+    self, Channel, Closing, ConversationEvent, Decision, Effect, EventKind, Incidence, OrderImpact,
+};
 use tracing::debug;
 
+use crate::batch::Batcher;
 use crate::clock;
-use crate::db::deliveries::{self, Kind, NewDelivery};
+use crate::db::deliveries::Kind;
 use crate::db::incidences::{self as repo, Stored};
-use crate::db::{DbError, DbResult, Tx};
+use crate::db::records::{self, Base, Delivery, Record};
+use crate::db::{Backend, Db, DbError, DbResult};
 use crate::jobs::queue;
 use crate::state::AppState;
 use crate::sync;
@@ -21,6 +28,8 @@ pub enum RecordError {
     Db(#[from] DbError),
     #[error("the incidence kept changing while this event was recorded; try again")]
     Contended,
+    #[error("recording the incidence: {0}")]
+    Write(String),
 }
 
 /// The result of recording one event.
@@ -92,70 +101,110 @@ async fn try_record(
     event: &ConversationEvent,
 ) -> Result<Option<Recorded>, RecordError> {
     let now = clock::now();
-    let routing = &tenant.settings.routing;
+    let created = stored.is_none();
     let before = stored.as_ref().map(|s| s.incidence.clone());
-    let decision = incidence::apply(before.clone(), event, channel, conversation, IncidenceId::new_v7(now));
-    let inc = decision.incidence;
-    let mut tx = state.db.begin().await?;
-    let saved = match &stored {
-        None => repo::insert(&mut tx, tenant.id, &inc, routing, now).await?,
-        Some(s) if s.incidence == inc => true,
-        Some(s) => repo::update(&mut tx, tenant.id, &inc, s.version, routing, now).await?,
+    let decision = incidence::apply(before, event, channel, conversation, IncidenceId::new_v7(now));
+    let base = match &stored {
+        None => Base::New,
+        Some(s) if s.incidence == decision.incidence => Base::Unchanged,
+        Some(s) => Base::Version(s.version),
     };
-    if !saved {
-        tx.rollback().await?;
+    let inc = decision.incidence.clone();
+    let record = to_record(tenant, decision, base, created, now)?;
+    if !state.recorder.save(record).await? {
         debug!(incidence = %inc.id, "incidence changed meanwhile; applying again");
         return Ok(None);
     }
-    for entry in &decision.timeline {
-        repo::add_timeline(&mut tx, tenant.id, inc.id, entry).await?;
-    }
-    for effect in &decision.effects {
-        enqueue_effect(&mut tx, tenant.id, &inc, effect, now).await?;
-    }
-    // The customer just reached out: agents see their live context in Freshchat at once.
-    if stored.is_none()
-        && let Some(user) = inc.user_id()
-    {
-        queue::enqueue(&mut tx, crate::context_store::push::job(tenant.id, user, now)?, now).await?;
-    }
-    tx.commit().await?;
     Ok(Some(Recorded {
         incidence: inc,
-        created: stored.is_none(),
+        created,
     }))
 }
 
-async fn enqueue_effect(
-    tx: &mut Tx,
-    tenant: TenantId,
-    inc: &Incidence,
-    effect: &Effect,
-    now: DateTime<Utc>,
-) -> DbResult<()> {
-    match effect {
-        Effect::CopyToTicket { message_key, text, at } => {
-            // Ordered by when the customer wrote it; a redelivered message is already recorded.
-            let seq = at.timestamp_micros();
-            let note = NewDelivery {
-                incidence: inc.id,
-                kind: Kind::TicketNote,
-                source_ref: message_key,
-                seq,
-                body: text,
-            };
-            if deliveries::add(tx, tenant, note, now).await? {
-                queue::enqueue(tx, sync::ticket::job(tenant, inc.id)?, now).await?;
+/// The decision as a write: the incidence, its timeline, and its effects as deliveries and jobs.
+fn to_record(tenant: &Tenant, decision: Decision, base: Base, created: bool, now: DateTime<Utc>) -> DbResult<Record> {
+    let t = tenant.id;
+    let id = decision.incidence.id;
+    let mut record = Record::new(t, decision.incidence, base, &tenant.settings.routing, now);
+    record.timeline = decision.timeline;
+    for effect in decision.effects {
+        match effect {
+            Effect::CopyToTicket { message_key, text, at } => {
+                // Ordered by when the customer wrote it; a redelivered message is already recorded.
+                record.deliveries.push(Delivery {
+                    kind: Kind::TicketNote,
+                    source_ref: message_key,
+                    seq: at.timestamp_micros(),
+                    body: text,
+                    job: sync::ticket::job(t, id)?,
+                });
             }
-        }
-        Effect::SyncTicketStatus => {
-            queue::enqueue(tx, sync::ticket::job(tenant, inc.id)?, now).await?;
-        }
-        Effect::SyncChatStatus => {
-            queue::enqueue(tx, sync::chat::job(tenant, inc.id, None)?, now).await?;
+            Effect::SyncTicketStatus => record.jobs.push(sync::ticket::job(t, id)?),
+            Effect::SyncChatStatus => record.jobs.push(sync::chat::job(t, id, None)?),
         }
     }
-    Ok(())
+    // The customer just reached out: agents see their live context in Freshchat at once.
+    if created && let Some(user) = record.incidence.user_id() {
+        record.jobs.push(crate::context_store::push::job(t, user, now)?);
+    }
+    Ok(record)
+}
+
+/// Records of concurrent jobs are written together: one statement per batch on PostgreSQL,
+/// one transaction on SQLite.
+#[derive(Clone)]
+pub struct Recorder {
+    batch: Batcher<Record, Result<bool, String>>,
+}
+
+impl Recorder {
+    pub fn start(db: Db) -> Self {
+        // PostgreSQL takes concurrent writers: a second one sends a batch while the first commits.
+        let writers = match db.backend() {
+            Backend::Postgres => 2,
+            Backend::Sqlite => 1,
+        };
+        let batch = Batcher::start(4096, 64, writers, move |records: Vec<Record>| {
+            let db = db.clone();
+            async move { save_batch(&db, records).await }
+        });
+        Self { batch }
+    }
+
+    /// Whether the record was saved (false: decide again on a fresh read).
+    async fn save(&self, record: Record) -> Result<bool, RecordError> {
+        match self.batch.submit_waiting(record).await {
+            Ok(Ok(saved)) => Ok(saved),
+            Ok(Err(e)) => Err(RecordError::Write(e)),
+            Err(e) => Err(RecordError::Write(e.to_string())),
+        }
+    }
+}
+
+async fn save_batch(db: &Db, records: Vec<Record>) -> Vec<Result<bool, String>> {
+    // One record per incidence in a statement; a second one for the same incidence read the
+    // same version, so it would lose anyway: it decides again.
+    let mut seen = HashSet::new();
+    let (first, again): (Vec<_>, Vec<_>) = records
+        .into_iter()
+        .enumerate()
+        .partition(|(_, r)| seen.insert(r.incidence.id));
+    let mut out: Vec<Result<bool, String>> = vec![Ok(false); first.len() + again.len()];
+    let (at, batch): (Vec<usize>, Vec<Record>) = first.into_iter().unzip();
+    match records::save_all(db, &batch).await {
+        Ok(saved) => at.iter().zip(saved).for_each(|(&i, s)| out[i] = Ok(s)),
+        // One bad record must not fail the others: alone, each gets its own answer.
+        Err(_) if batch.len() > 1 => {
+            for (&i, r) in at.iter().zip(&batch) {
+                out[i] = match records::save_all(db, std::slice::from_ref(r)).await {
+                    Ok(saved) => Ok(saved.first().copied().unwrap_or(false)),
+                    Err(e) => Err(e.to_string()),
+                };
+            }
+        }
+        Err(e) => at.iter().for_each(|&i| out[i] = Err(e.to_string())),
+    }
+    out
 }
 
 /// Closes an incidence with an outcome chosen by a person.

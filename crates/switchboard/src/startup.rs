@@ -117,6 +117,7 @@ pub async fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         contexts: crate::context_store::from_config(&config, &db).await?,
         gates: Arc::new(crate::sync::gate::Gates::new()),
         ingest: crate::inbox::ingest::Ingest::start(db.clone(), config.ingest_queue),
+        recorder: crate::incidences::Recorder::start(db.clone()),
         db,
         master_key,
         http,

@@ -9,6 +9,7 @@ use crate::context_store::ContextStore;
 use crate::crypto::MasterKey;
 use crate::db::Db;
 use crate::inbox::ingest::Ingest;
+use crate::incidences::Recorder;
 use crate::integrations::Integrations;
 use crate::sync::gate::Gates;
 use crate::tenants::TenantDirectory;
@@ -28,6 +29,8 @@ pub struct Services {
     pub http: reqwest::Client,
     /// Webhook acceptance, group-committed.
     pub ingest: Ingest,
+    /// Incidence records, group-committed.
+    pub recorder: Recorder,
     /// Provider pacing and Retry-After holds.
     pub gates: Arc<Gates>,
     /// Live customer context.

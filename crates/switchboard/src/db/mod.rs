@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod customers;
 pub mod deliveries;
 pub mod incidences;
+pub mod records;
 pub mod tenants;
 
 use std::str::FromStr;

@@ -18,4 +18,5 @@ mod incidences_api;
 mod isolation;
 mod jobs;
 mod orders;
+mod recording;
 mod sync_bookkeeping;
