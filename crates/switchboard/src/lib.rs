@@ -9,6 +9,7 @@ pub mod config;
 pub mod context_store;
 pub mod credentials;
 pub mod crypto;
+pub mod customers;
 pub mod db;
 pub mod embedded_sandbox;
 pub mod error;

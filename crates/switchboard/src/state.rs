@@ -7,6 +7,7 @@ use crate::auth::api_keys::KeyCache;
 use crate::config::Config;
 use crate::context_store::ContextStore;
 use crate::crypto::MasterKey;
+use crate::customers::CustomerDirectory;
 use crate::db::Db;
 use crate::inbox::ingest::Ingest;
 use crate::incidences::Recorder;
@@ -29,6 +30,8 @@ pub struct Services {
     pub http: reqwest::Client,
     /// Webhook acceptance, group-committed.
     pub ingest: Ingest,
+    /// Freshchat users, cached.
+    pub customers: CustomerDirectory,
     /// Incidence records, group-committed.
     pub recorder: Recorder,
     /// Provider pacing and Retry-After holds.

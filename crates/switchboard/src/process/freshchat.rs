@@ -1,5 +1,7 @@
 //! Freshchat webhooks → incidence events.
 
+use std::sync::Arc;
+
 use domain::context::CustomerContext;
 use domain::ids::{ConversationId, UserId};
 use domain::incidence::{Actor, Channel, ConversationEvent, EventKind, Identity, Source, StartContext};
@@ -9,7 +11,7 @@ use providers::freshchat::{ActorType, MessageType, WebhookEvent, parse_webhook};
 
 use super::tenant;
 use crate::clock;
-use crate::db::customers::{self, Customer};
+use crate::db::customers::Customer;
 use crate::db::incidences::{self as repo, SyncUpdate};
 use crate::inbox::{Disposition, EventProcessor, InboxEvent, ProcessError};
 use crate::incidences;
@@ -131,7 +133,7 @@ impl FreshchatEvents {
         tenant: &Tenant,
         fc_user: &str,
     ) -> Result<(Option<Identity>, Option<StartContext>), ProcessError> {
-        let customer = match customers::by_freshchat_id(&self.state.db, tenant.id, fc_user).await? {
+        let customer = match self.state.customers.by_freshchat_id(tenant.id, fc_user).await? {
             Some(c) => Some(c),
             None => self.fetch_customer(tenant, fc_user).await?,
         };
@@ -160,7 +162,7 @@ impl FreshchatEvents {
         Ok((Some(identity), context))
     }
 
-    async fn fetch_customer(&self, tenant: &Tenant, fc_user: &str) -> Result<Option<Customer>, ProcessError> {
+    async fn fetch_customer(&self, tenant: &Tenant, fc_user: &str) -> Result<Option<Arc<Customer>>, ProcessError> {
         let Some(fc) = self
             .state
             .integrations
@@ -193,8 +195,7 @@ impl FreshchatEvents {
                 .collect(),
             fetched_at: clock::now(),
         };
-        customers::upsert(&self.state.db, tenant.id, &customer).await?;
-        Ok(Some(customer))
+        Ok(Some(self.state.customers.store(tenant.id, customer).await?))
     }
 }
 

@@ -476,16 +476,14 @@ impl Syncer {
             .or_else(|| inc.provider_user_id().map(str::to_owned))
             .unwrap_or_else(|| inc.conversation_id.as_str().to_owned());
         let known = match (inc.channel, inc.provider_user_id()) {
-            (Channel::InAppChat, Some(fc)) => {
-                crate::db::customers::by_freshchat_id(&self.state.db, self.tenant.id, fc).await?
-            }
+            (Channel::InAppChat, Some(fc)) => self.state.customers.by_freshchat_id(self.tenant.id, fc).await?,
             _ => None,
         };
         Ok(match known {
             Some(c) => CustomerIdentity {
-                email: c.email,
-                phone: c.phone,
-                name: c.name,
+                email: c.email.clone(),
+                phone: c.phone.clone(),
+                name: c.name.clone(),
                 external_id,
             },
             None => CustomerIdentity {

@@ -1,5 +1,5 @@
 //! Recording events: concurrent records share statements (or transactions), and each event is
-//! still recorded exactly once, with its effects.
+//! still recorded exactly once, with its effects; the customer lookups a record starts from.
 
 use std::collections::HashSet;
 
@@ -134,5 +134,39 @@ async fn concurrent_first_messages_each_make_their_incidence_and_sync_job() {
         synced.len(),
         convs.len(),
         "every new incidence has its ticket sync queued"
+    );
+}
+
+#[tokio::test]
+async fn a_customer_not_found_is_not_remembered_and_one_stored_elsewhere_is_seen() {
+    use switchboard::customers::CustomerDirectory;
+    use switchboard::db::customers::Customer;
+
+    let app = spawn_app_without_worker().await;
+    let (here, elsewhere) = (
+        CustomerDirectory::new(app.state.db.clone()),
+        CustomerDirectory::new(app.state.db.clone()),
+    );
+    let tenant = app.tenant.id;
+    assert!(here.by_freshchat_id(tenant, "fc-7").await.unwrap().is_none());
+    let customer = Customer {
+        freshchat_user_id: "fc-7".into(),
+        user_id: Some("u-7".into()),
+        email: Some("seven@example.com".into()),
+        phone: None,
+        name: None,
+        properties: vec![],
+        fetched_at: clock::now(),
+    };
+    elsewhere.store(tenant, customer.clone()).await.unwrap();
+    // Another process (directory) stored it: this one reads it, it did not remember "none".
+    let seen = here.by_freshchat_id(tenant, "fc-7").await.unwrap().unwrap();
+    assert_eq!(seen.user_id.as_deref(), Some("u-7"));
+    // Scoped by tenant, like every read.
+    assert!(
+        here.by_freshchat_id(domain::ids::TenantId(uuid::Uuid::now_v7()), "fc-7")
+            .await
+            .unwrap()
+            .is_none()
     );
 }
