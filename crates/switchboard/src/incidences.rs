@@ -51,7 +51,10 @@ pub async fn record(
     conversation: &ConversationId,
     event: &ConversationEvent,
 ) -> Result<Recorded, RecordError> {
-    let stored = repo::by_conversation(&state.db, tenant.id, channel, conversation).await?;
+    let stored = state
+        .shared
+        .incidence_by_conversation(tenant.id, channel, conversation)
+        .await?;
     record_read(state, tenant, channel, conversation, stored, event).await
 }
 
@@ -68,7 +71,10 @@ pub async fn record_read(
         if let Some(done) = try_record(state, tenant, stored, channel, conversation, event).await? {
             return Ok(done);
         }
-        stored = repo::by_conversation(&state.db, tenant.id, channel, conversation).await?;
+        stored = state
+            .shared
+            .incidence_by_conversation(tenant.id, channel, conversation)
+            .await?;
     }
     Err(RecordError::Contended)
 }
@@ -81,7 +87,7 @@ pub async fn record_for(
     event: &ConversationEvent,
 ) -> Result<Option<Recorded>, RecordError> {
     for _ in 0..ATTEMPTS {
-        let Some(stored) = repo::by_id(&state.db, tenant.id, id).await? else {
+        let Some(stored) = state.shared.incidence_by_id(tenant.id, id).await? else {
             return Ok(None);
         };
         let (channel, conversation) = (stored.incidence.channel, stored.incidence.conversation_id.clone());

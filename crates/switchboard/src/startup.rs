@@ -118,6 +118,7 @@ pub async fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         gates: Arc::new(crate::sync::gate::Gates::new()),
         ingest: crate::inbox::ingest::Ingest::start(db.clone(), config.ingest_queue),
         recorder: crate::incidences::Recorder::start(db.clone()),
+        shared: crate::db::shared::SharedStatements::new(&db),
         customers: crate::customers::CustomerDirectory::new(db.clone()),
         db,
         master_key,

@@ -9,6 +9,7 @@ use crate::context_store::ContextStore;
 use crate::crypto::MasterKey;
 use crate::customers::CustomerDirectory;
 use crate::db::Db;
+use crate::db::shared::SharedStatements;
 use crate::inbox::ingest::Ingest;
 use crate::incidences::Recorder;
 use crate::integrations::Integrations;
@@ -32,6 +33,8 @@ pub struct Services {
     pub ingest: Ingest,
     /// Freshchat users, cached.
     pub customers: CustomerDirectory,
+    /// The hot path's point statements, shared by concurrent jobs.
+    pub shared: SharedStatements,
     /// Incidence records, group-committed.
     pub recorder: Recorder,
     /// Provider pacing and Retry-After holds.

@@ -112,20 +112,57 @@ pub async fn unsent(db: &Db, tenant: TenantId, incidence: IncidenceId, kind: Kin
     let rows: Vec<Row> = on_read!(db, pool => {
         sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(incidence.as_uuid()).bind(kind.as_str()).fetch_all(pool).await
     })?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(Delivery {
-                id: r.id,
-                state: State::parse(&r.state)
-                    .ok_or_else(|| DbError::corrupt(format!("delivery state '{}'", r.state)))?,
-                source_ref: r.source_ref,
-                seq: r.seq,
-                body: r.body,
-                remote_id: r.remote_id,
-                attempted_at: r.attempted_at,
-            })
+    rows.into_iter().map(Delivery::try_from).collect()
+}
+
+impl TryFrom<Row> for Delivery {
+    type Error = DbError;
+    fn try_from(r: Row) -> DbResult<Delivery> {
+        Ok(Delivery {
+            id: r.id,
+            state: State::parse(&r.state).ok_or_else(|| DbError::corrupt(format!("delivery state '{}'", r.state)))?,
+            source_ref: r.source_ref,
+            seq: r.seq,
+            body: r.body,
+            remote_id: r.remote_id,
+            attempted_at: r.attempted_at,
         })
-        .collect()
+    }
+}
+
+/// [`unsent`] for many incidences in one statement.
+pub async fn unsent_many_pg(
+    pool: sqlx::PgPool,
+    keys: Vec<(TenantId, IncidenceId, Kind)>,
+) -> DbResult<Vec<Vec<Delivery>>> {
+    const SQL: &str = "SELECT tenant_id, incidence_id, kind, id, source_ref, seq, body, state, remote_id, attempted_at \
+                       FROM deliveries WHERE (tenant_id, incidence_id, kind) IN \
+                       (SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[])) AND state <> 'sent' ORDER BY seq, created_at, id";
+    #[derive(sqlx::FromRow)]
+    struct Keyed {
+        tenant_id: Uuid,
+        incidence_id: Uuid,
+        kind: String,
+        #[sqlx(flatten)]
+        row: Row,
+    }
+    let rows: Vec<Keyed> = sqlx::query_as(SQL)
+        .bind(keys.iter().map(|(t, _, _)| t.as_uuid()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(_, i, _)| i.as_uuid()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(_, _, k)| k.as_str()).collect::<Vec<_>>())
+        .fetch_all(&pool)
+        .await?;
+    let mut out = vec![Vec::new(); keys.len()];
+    for r in rows {
+        let at = keys.iter().enumerate().filter(|(_, (t, i, k))| {
+            t.as_uuid() == r.tenant_id && i.as_uuid() == r.incidence_id && k.as_str() == r.kind
+        });
+        let delivery = Delivery::try_from(r.row)?;
+        for (n, _) in at {
+            out[n].push(delivery.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// The bodies of the writes confirmed so far (to match against what the provider shows).
@@ -150,6 +187,41 @@ pub async fn mark_sending(db: &Db, tenant: TenantId, id: Uuid, now: DateTime<Utc
     const SQL: &str = "UPDATE deliveries SET state = 'sending', attempted_at = $3 WHERE tenant_id = $1 AND id = $2 AND state <> 'sent'";
     on_db!(db, pool => sqlx::query(SQL).bind(tenant.as_uuid()).bind(id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// [`mark_sending`] for many deliveries in one statement.
+pub async fn mark_sending_many_pg(
+    pool: sqlx::PgPool,
+    marks: Vec<(TenantId, Uuid, DateTime<Utc>)>,
+) -> DbResult<Vec<()>> {
+    const SQL: &str = "UPDATE deliveries d SET state = 'sending', attempted_at = m.at \
+                       FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[]) AS m(tenant_id, id, at) \
+                       WHERE d.tenant_id = m.tenant_id AND d.id = m.id AND d.state <> 'sent'";
+    sqlx::query(SQL)
+        .bind(marks.iter().map(|(t, _, _)| t.as_uuid()).collect::<Vec<_>>())
+        .bind(marks.iter().map(|(_, id, _)| *id).collect::<Vec<_>>())
+        .bind(marks.iter().map(|(_, _, at)| *at).collect::<Vec<_>>())
+        .execute(&pool)
+        .await?;
+    Ok(vec![(); marks.len()])
+}
+
+/// [`mark_sent`] for many deliveries in one statement.
+pub async fn mark_sent_many_pg(
+    pool: sqlx::PgPool,
+    marks: Vec<(TenantId, Uuid, String, DateTime<Utc>)>,
+) -> DbResult<Vec<()>> {
+    const SQL: &str = "UPDATE deliveries d SET state = 'sent', remote_id = m.remote_id, sent_at = m.at \
+                       FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) AS m(tenant_id, id, remote_id, at) \
+                       WHERE d.tenant_id = m.tenant_id AND d.id = m.id";
+    sqlx::query(SQL)
+        .bind(marks.iter().map(|(t, _, _, _)| t.as_uuid()).collect::<Vec<_>>())
+        .bind(marks.iter().map(|(_, id, _, _)| *id).collect::<Vec<_>>())
+        .bind(marks.iter().map(|(_, _, r, _)| r.as_str()).collect::<Vec<_>>())
+        .bind(marks.iter().map(|(_, _, _, at)| *at).collect::<Vec<_>>())
+        .execute(&pool)
+        .await?;
+    Ok(vec![(); marks.len()])
 }
 
 /// Back to pending: the provider confirmed the call did not happen.

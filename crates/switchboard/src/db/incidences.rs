@@ -119,6 +119,52 @@ pub async fn by_id(db: &Db, tenant: TenantId, id: IncidenceId) -> DbResult<Optio
     Ok(row.map(Stored::from))
 }
 
+/// [`by_conversation`] for many conversations in one statement.
+pub async fn by_conversations_pg(
+    pool: sqlx::PgPool,
+    keys: Vec<(TenantId, Channel, ConversationId)>,
+) -> DbResult<Vec<Option<Stored>>> {
+    const SQL: &str = select_stored!(
+        "WHERE (tenant_id, channel, conversation_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[]))"
+    );
+    let rows: Vec<Row> = sqlx::query_as(SQL)
+        .bind(keys.iter().map(|(t, _, _)| t.as_uuid()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(_, ch, _)| ch.as_str()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(_, _, c)| c.as_str()).collect::<Vec<_>>())
+        .fetch_all(&pool)
+        .await?;
+    let found: Vec<Stored> = rows.into_iter().map(Stored::from).collect();
+    Ok(keys
+        .iter()
+        .map(|(t, ch, c)| {
+            found
+                .iter()
+                .find(|s| s.tenant_id == *t && s.incidence.channel == *ch && s.incidence.conversation_id == *c)
+                .cloned()
+        })
+        .collect())
+}
+
+/// [`by_id`] for many incidences in one statement.
+pub async fn by_ids_pg(pool: sqlx::PgPool, keys: Vec<(TenantId, IncidenceId)>) -> DbResult<Vec<Option<Stored>>> {
+    const SQL: &str = select_stored!("WHERE (tenant_id, id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))");
+    let rows: Vec<Row> = sqlx::query_as(SQL)
+        .bind(keys.iter().map(|(t, _)| t.as_uuid()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(_, id)| id.as_uuid()).collect::<Vec<_>>())
+        .fetch_all(&pool)
+        .await?;
+    let found: Vec<Stored> = rows.into_iter().map(Stored::from).collect();
+    Ok(keys
+        .iter()
+        .map(|(t, id)| {
+            found
+                .iter()
+                .find(|s| s.tenant_id == *t && s.incidence.id == *id)
+                .cloned()
+        })
+        .collect())
+}
+
 pub async fn by_ticket(db: &Db, tenant: TenantId, ticket_id: i64) -> DbResult<Option<Stored>> {
     const SQL: &str = select_stored!("WHERE tenant_id = $1 AND freshdesk_ticket_id = $2");
     let row: Option<Row> =

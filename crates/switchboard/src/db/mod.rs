@@ -8,8 +8,10 @@
 pub mod api_keys;
 pub mod customers;
 pub mod deliveries;
+pub mod grouped;
 pub mod incidences;
 pub mod records;
+pub mod shared;
 pub mod tenants;
 
 use std::str::FromStr;
@@ -116,6 +118,9 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A statement shared with concurrent requests ([`grouped`]) failed; its error, as text.
+    #[error("{0}")]
+    Grouped(String),
 }
 
 impl DbError {

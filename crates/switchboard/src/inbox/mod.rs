@@ -14,6 +14,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::batch::Batcher;
+use crate::db::grouped::Grouped;
 use crate::db::{Db, DbError, DbResult, Exec, Pool, Tx, on_exec, on_read, on_tx};
 use crate::jobs::registry::{BoxFuture, JobContext, JobResult};
 use crate::jobs::{JobError, JobSpec, NewJob, Outcome, priority, queue};
@@ -385,6 +386,21 @@ pub async fn get(db: &Db, tenant: TenantId, id: Uuid) -> DbResult<Option<InboxEv
     row.map(InboxEvent::try_from).transpose()
 }
 
+/// [`get`] for many events in one statement (see [`Grouped`]); `None` for those not stored.
+async fn get_many_pg(pool: sqlx::PgPool, keys: Vec<(TenantId, Uuid)>) -> DbResult<Vec<Option<InboxEvent>>> {
+    const SQL: &str = select_events!("WHERE (tenant_id, id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))");
+    let rows: Vec<EventRow> = sqlx::query_as(SQL)
+        .bind(keys.iter().map(|(t, _)| t.as_uuid()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(_, id)| *id).collect::<Vec<_>>())
+        .fetch_all(&pool)
+        .await?;
+    let found: HashMap<(TenantId, Uuid), InboxEvent> = rows
+        .into_iter()
+        .map(|r| InboxEvent::try_from(r).map(|e| ((e.tenant_id, e.id), e)))
+        .collect::<DbResult<_>>()?;
+    Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+}
+
 /// Records how processing ended for each of `marks`: one statement on PostgreSQL; on SQLite
 /// (where statements are cheap and commits are not) one transaction.
 async fn finish_all(db: &Db, marks: &[Mark], now: DateTime<Utc>) -> DbResult<()> {
@@ -499,6 +515,8 @@ pub struct Processors {
     by_provider: HashMap<Provider, Arc<dyn EventProcessor>>,
     /// The "processed" marks of concurrent jobs share one transaction.
     marks: Batcher<Mark, Result<(), String>>,
+    /// So do their event reads.
+    events: Grouped<(TenantId, Uuid), Option<InboxEvent>>,
 }
 
 /// How an event's processing ended, to record.
@@ -512,8 +530,9 @@ struct Mark {
 
 impl Processors {
     pub fn new(db: Db) -> Self {
+        let writer = db.clone();
         let marks = Batcher::start(4096, 256, 1, move |marks: Vec<Mark>| {
-            let db = db.clone();
+            let db = writer.clone();
             async move {
                 let n = marks.len();
                 match finish_all(&db, &marks, crate::clock::now()).await {
@@ -524,6 +543,7 @@ impl Processors {
         });
         Self {
             by_provider: HashMap::new(),
+            events: Grouped::new(&db, get_many_pg),
             marks,
         }
     }
@@ -552,7 +572,8 @@ impl Processors {
         let tenant = ctx
             .tenant_id
             .ok_or_else(|| JobError::Permanent("inbox job without a tenant".into()))?;
-        let Some(event) = get(&ctx.db, tenant, job.event_id).await? else {
+        let read = get(&ctx.db, tenant, job.event_id);
+        let Some(event) = self.events.run((tenant, job.event_id), read).await? else {
             return Err(JobError::Permanent(format!("event {} is not stored", job.event_id)));
         };
         let Some(processor) = self.by_provider.get(&event.provider) else {

@@ -99,7 +99,11 @@ impl FreshchatEvents {
         };
 
         // Who the customer is and what they were doing: needed until the incidence knows both.
-        let stored = repo::by_conversation(&self.state.db, tenant.id, Channel::InAppChat, &conversation).await?;
+        let stored = self
+            .state
+            .shared
+            .incidence_by_conversation(tenant.id, Channel::InAppChat, &conversation)
+            .await?;
         let needs_facts = stored
             .as_ref()
             .is_none_or(|s| s.incidence.start.is_none() || s.incidence.identity.is_none());

@@ -161,7 +161,7 @@ impl Relay {
 
     async fn send_replies(&self, stored: &Stored, agent_email: Option<&str>) -> Result<(), JobError> {
         let (db, tenant, inc) = (&self.state.db, self.tenant.id, &stored.incidence);
-        let unsent = deliveries::unsent(db, tenant, inc.id, Kind::ChatReply).await?;
+        let unsent = self.state.shared.unsent(tenant, inc.id, Kind::ChatReply).await?;
         if unsent.is_empty() {
             return Ok(());
         }
@@ -175,7 +175,7 @@ impl Relay {
                 continue;
             }
             admit(&self.state, &self.tenant, Provider::Freshchat).await?;
-            deliveries::mark_sending(db, tenant, d.id, clock::now()).await?;
+            self.state.shared.mark_sending(tenant, d.id, clock::now()).await?;
             still_admitted(&self.state, &self.tenant, Provider::Freshchat)?;
             let message = OutgoingMessage::agent_text(agent.clone(), d.body.clone());
             let sent = self.fc.client.send_message(conversation, &message).await;

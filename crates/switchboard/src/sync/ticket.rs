@@ -104,7 +104,7 @@ pub async fn run(state: AppState, job: TicketSync, ctx: JobContext) -> JobResult
     else {
         return Ok(Outcome::Done); // Freshdesk not connected: nothing to keep in step.
     };
-    let Some(stored) = repo::by_id(&state.db, tenant.id, job.incidence_id).await? else {
+    let Some(stored) = state.shared.incidence_by_id(tenant.id, job.incidence_id).await? else {
         return Err(JobError::Permanent(format!(
             "incidence {} does not exist",
             job.incidence_id
@@ -172,7 +172,7 @@ impl Syncer {
     async fn ensure_ticket(&self, stored: &Stored, create_if_missing: bool) -> Result<Ensured, JobError> {
         let inc = &stored.incidence;
         let (db, tenant) = (&self.state.db, self.tenant.id);
-        let unsent = deliveries::unsent(db, tenant, inc.id, Kind::TicketNote).await?;
+        let unsent = self.state.shared.unsent(tenant, inc.id, Kind::TicketNote).await?;
         let first = unsent.first();
         if first.is_none() && !create_if_missing {
             return Ok(Ensured::NotNeeded);
@@ -331,27 +331,31 @@ impl Syncer {
 
     /// Every customer message not yet on the ticket, as a public incoming note, in order.
     async fn send_notes(&self, stored: &Stored, ticket: u64) -> Result<(), JobError> {
-        let (db, tenant, inc) = (&self.state.db, self.tenant.id, stored.incidence.id);
-        for d in deliveries::unsent(db, tenant, inc, Kind::TicketNote).await? {
+        let (shared, tenant, inc) = (&self.state.shared, self.tenant.id, stored.incidence.id);
+        for d in shared.unsent(tenant, inc, Kind::TicketNote).await? {
             if d.state == State::Sending
                 && let Some(note_id) = self.find_sent_note(inc, ticket, &d).await?
             {
-                deliveries::mark_sent(db, tenant, d.id, &note_id.to_string(), clock::now()).await?;
+                shared
+                    .mark_sent(tenant, d.id, &note_id.to_string(), clock::now())
+                    .await?;
                 continue;
             }
             admit(&self.state, &self.tenant, Provider::Freshdesk).await?;
-            deliveries::mark_sending(db, tenant, d.id, clock::now()).await?;
+            shared.mark_sending(tenant, d.id, clock::now()).await?;
             still_admitted(&self.state, &self.tenant, Provider::Freshdesk)?;
             let note = NewNote::public_incoming(ticket::note_html(&d.body));
             let added = self.fd.client.add_note(ticket, &note).await;
             observe(&self.state, &self.tenant, Provider::Freshdesk, &added).await?;
             match added {
                 Ok(created) => {
-                    deliveries::mark_sent(db, tenant, d.id, &created.value.id.to_string(), clock::now()).await?;
+                    shared
+                        .mark_sent(tenant, d.id, &created.value.id.to_string(), clock::now())
+                        .await?;
                 }
                 Err(e) if e.outcome_unknown() => return Err(job_error("adding a note (outcome unknown)", &e)),
                 Err(e) => {
-                    deliveries::mark_pending(db, tenant, d.id).await?;
+                    deliveries::mark_pending(&self.state.db, tenant, d.id).await?;
                     return Err(job_error("adding a note", &e));
                 }
             }

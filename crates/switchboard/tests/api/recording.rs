@@ -170,3 +170,66 @@ async fn a_customer_not_found_is_not_remembered_and_one_stored_elsewhere_is_seen
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn concurrent_lookups_and_marks_each_get_their_own_answer() {
+    let app = spawn_app_without_worker().await;
+    let convs: Vec<ConversationId> = (0..6).map(|_| conversation()).collect();
+    record_all(&app, convs.iter().map(|c| (c.clone(), message("first"))).collect()).await;
+    let (shared, tenant) = (&app.state.shared, app.tenant.id);
+    let unknown = conversation();
+
+    // Asked together (one statement on PostgreSQL), answered apart.
+    let lookups = futures::future::join_all(
+        convs
+            .iter()
+            .chain([&unknown])
+            .map(|c| shared.incidence_by_conversation(tenant, Channel::InAppChat, c)),
+    )
+    .await;
+    let stored: Vec<_> = lookups.into_iter().map(|r| r.unwrap()).collect();
+    assert!(
+        stored[convs.len()].is_none(),
+        "an unknown conversation has no incidence"
+    );
+    let ids: Vec<_> = stored[..convs.len()]
+        .iter()
+        .zip(&convs)
+        .map(|(s, c)| {
+            let s = s.as_ref().unwrap();
+            assert_eq!(&s.incidence.conversation_id, c);
+            s.incidence.id
+        })
+        .collect();
+    let by_id = futures::future::join_all(ids.iter().map(|id| shared.incidence_by_id(tenant, *id))).await;
+    for (s, id) in by_id.into_iter().zip(&ids) {
+        assert_eq!(s.unwrap().unwrap().incidence.id, *id);
+    }
+    let other_tenant = domain::ids::TenantId(uuid::Uuid::now_v7());
+    assert!(shared.incidence_by_id(other_tenant, ids[0]).await.unwrap().is_none());
+
+    let unsent = futures::future::join_all(ids.iter().map(|id| shared.unsent(tenant, *id, Kind::TicketNote))).await;
+    let notes: Vec<_> = unsent.into_iter().map(|u| u.unwrap()).collect();
+    assert!(notes.iter().all(|n| n.len() == 1 && n[0].source_ref == "first"));
+    let now = clock::now();
+    futures::future::join_all(notes.iter().map(|n| shared.mark_sending(tenant, n[0].id, now))).await;
+    let remote: Vec<String> = (0..notes.len()).map(|i| format!("note-{i}")).collect();
+    let sent = futures::future::join_all(
+        notes
+            .iter()
+            .zip(&remote)
+            .map(|(n, r)| shared.mark_sent(tenant, n[0].id, r, now)),
+    )
+    .await;
+    assert!(sent.iter().all(Result::is_ok));
+    for id in &ids {
+        let db = &app.state.db;
+        assert_eq!(
+            deliveries::count(db, tenant, *id, Kind::TicketNote, State::Sent)
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(shared.unsent(tenant, *id, Kind::TicketNote).await.unwrap().is_empty());
+    }
+}
