@@ -62,6 +62,9 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
                         let mut rx = rx.lock().await;
                         let Some(first) = rx.recv().await else { return };
                         batch.push(first);
+                        // The first request woke this task ahead of its siblings (tokio runs a
+                        // task just woken first): let the tasks that are ready make theirs.
+                        tokio::task::yield_now().await;
                         while batch.len() < max_batch {
                             match rx.try_recv() {
                                 Ok(r) => batch.push(r),

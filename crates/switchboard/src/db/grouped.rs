@@ -9,7 +9,7 @@
 
 use std::future::Future;
 
-use super::{Db, DbError, DbResult, Pool};
+use super::{Db, DbError, DbResult};
 use crate::batch::Batcher;
 
 pub struct Grouped<K, V> {
@@ -39,8 +39,8 @@ impl<K: Send + 'static, V: Clone + Send + 'static> Grouped<K, V> {
         F: Fn(sqlx::PgPool, Vec<K>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = DbResult<Vec<V>>> + Send + 'static,
     {
-        let batch = match db.pool() {
-            Pool::Pg(pool) => {
+        let batch = match db.keyed_pg() {
+            Some(pool) => {
                 let pool = pool.clone();
                 // Two groups in flight: the next gathers while one is at the database.
                 Some(Batcher::start(4096, 256, 2, move |keys: Vec<K>| {
@@ -55,7 +55,7 @@ impl<K: Send + 'static, V: Clone + Send + 'static> Grouped<K, V> {
                     }
                 }))
             }
-            Pool::Sqlite(_) => None,
+            None => None,
         };
         Self { batch }
     }

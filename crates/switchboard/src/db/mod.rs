@@ -154,6 +154,8 @@ pub struct Db {
     pool: Pool,
     /// Where [`on_read!`] reads: on SQLite a pool of its own, on PostgreSQL `pool` again.
     reader: Pool,
+    /// PostgreSQL: connections for statements over arrays of keys (see [`Db::keyed_pg`]).
+    keyed_pg: Option<sqlx::PgPool>,
     /// Wakes this process's workers.
     jobs_signal: Arc<watch::Sender<u64>>,
     /// Tells other processes (PostgreSQL NOTIFY, sent by a background task).
@@ -172,6 +174,7 @@ impl Db {
     /// Connects to `url`: `sqlite:path` / `sqlite://path` (file created if missing) or `postgres://…`.
     /// `max_connections` sizes the pool; on SQLite, the read pool beside one writing connection.
     pub async fn connect(url: &str, max_connections: u32) -> DbResult<Db> {
+        let mut keyed_pg = None;
         let (pool, reader) = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -204,8 +207,20 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(2))
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(opts)
+                .connect_with(opts.clone())
                 .await?;
+            // Grouped statements (`grouped`) look rows up by key in arrays whose length varies
+            // with every call, so PostgreSQL would plan each execution anew (it did: planning
+            // took more time than running them). They get connections that plan each statement
+            // once, and never by scanning a table: a plan made while a table looked empty must
+            // not scan it once it is full (statistics are refreshed, and plans with them, by
+            // autovacuum's ANALYZE).
+            let keyed = PgPoolOptions::new()
+                .max_connections((max_connections / 2).clamp(2, 8))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts.options([("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off")]))
+                .await?;
+            keyed_pg = Some(keyed);
             (Pool::Pg(pool.clone()), Pool::Pg(pool))
         } else {
             return Err(DbError::UnsupportedUrl(redact_url(url)));
@@ -218,6 +233,7 @@ impl Db {
         Ok(Db {
             pool,
             reader,
+            keyed_pg,
             jobs_signal: Arc::new(watch::Sender::new(0)),
             notify_signal,
             instance,
@@ -232,6 +248,12 @@ impl Db {
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// PostgreSQL's pool for statements over arrays of keys — grouped point statements, batch
+    /// marks and completions: plans made once per connection, never a sequential scan.
+    pub fn keyed_pg(&self) -> Option<&sqlx::PgPool> {
+        self.keyed_pg.as_ref()
     }
 
     /// The pool for reads outside a transaction (see [`on_read!`]).

@@ -419,7 +419,7 @@ async fn finish_all(db: &Db, marks: &[Mark], now: DateTime<Utc>) -> DbResult<()>
                 .bind(states)
                 .bind(errors)
                 .bind(now)
-                .execute(pool)
+                .execute(db.keyed_pg().unwrap_or(pool))
                 .await?;
         }
         (_, [m]) => finish_one(db, m, now).await?,

@@ -284,7 +284,7 @@ pub async fn complete_many(db: &Db, worker: &str, ids: &[JobId], now: DateTime<U
                 .bind(ids)
                 .bind(worker)
                 .bind(now)
-                .fetch_all(pool)
+                .fetch_all(db.keyed_pg().unwrap_or(pool))
                 .await?
         }
         Pool::Sqlite(pool) => {
