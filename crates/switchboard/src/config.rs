@@ -425,7 +425,7 @@ impl RawConfig {
             max_body_bytes: r.number("switchboard_max_body_bytes", 1024 * 1024, 1024, 64 * 1024 * 1024)?,
             ingest_queue: r.number("switchboard_ingest_queue", 4096, 1, 1_000_000)?,
             request_timeout: Duration::from_secs(r.number("switchboard_request_timeout_secs", 30, 1, 3600)?),
-            worker_concurrency: r.number("switchboard_worker_concurrency", 16, 1, 1024)?,
+            worker_concurrency: r.number("switchboard_worker_concurrency", 64, 1, 1024)?,
             job_lease: Duration::from_secs(r.number("switchboard_job_lease_secs", 60, 2, 86_400)?),
             poll_interval: Duration::from_millis(r.number("switchboard_poll_interval_ms", 1000, 10, 60_000)?),
             retry_base: Duration::from_millis(r.number("switchboard_retry_base_ms", 2000, 10, 600_000)?),

@@ -20,6 +20,7 @@ use sqlx::types::Json;
 use tokio::sync::Mutex as AsyncMutex;
 
 use super::{Clock, ContextStore, StoreError, Update, expiry, system_clock};
+use crate::db::grouped::Grouped;
 use crate::db::{Db, DbResult, on_db};
 use crate::jobs::registry::{BoxFuture, JobContext, JobResult};
 use crate::jobs::schedule::Periodic;
@@ -41,6 +42,8 @@ type Slot = Arc<AsyncMutex<Option<Option<Entry>>>>;
 
 pub struct MemoryStore {
     db: Db,
+    /// Reads of contexts this process did not write, shared by concurrent readers.
+    loads: Grouped<Key, Option<Entry>>,
     ttl: Duration,
     clock: Clock,
     capacity: usize,
@@ -55,6 +58,7 @@ impl MemoryStore {
     /// A store whose expiry follows `clock` (tests move time without sleeping).
     pub fn with_clock(db: Db, ttl: Duration, clock: Clock) -> Self {
         Self {
+            loads: Grouped::new(&db, load_many_pg),
             db,
             ttl,
             clock,
@@ -120,7 +124,8 @@ impl ContextStore for MemoryStore {
             if loaded.is_none() {
                 // Not written here: another process may be writing it, so it is not kept.
                 let now = (self.clock)();
-                let entry = load(&self.db, tenant, user).await?;
+                let read = load(&self.db, tenant, user);
+                let entry = self.loads.run((tenant, user.clone()), read).await?;
                 return Ok(entry.filter(|e| e.expires_at > now).map(|e| e.ctx));
             }
             self.current(&mut loaded, tenant, user).await
@@ -172,19 +177,48 @@ async fn load(db: &Db, tenant: TenantId, user: &UserId) -> DbResult<Option<Entry
     let row: Option<Row> = on_db!(db, pool => {
         sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(user.as_str()).fetch_optional(pool).await
     })?;
-    Ok(
-        row.and_then(|r| match serde_json::from_value::<CustomerContext>(r.context.0) {
-            Ok(ctx) if &ctx.user_id == user => Some(Entry {
-                ctx,
-                expires_at: r.expires_at,
-            }),
-            // Live context is disposable: an unreadable row starts over instead of failing forever.
-            Ok(_) | Err(_) => {
-                tracing::warn!(tenant = %tenant, "unreadable stored customer context ignored");
-                None
-            }
+    Ok(row.and_then(|r| entry(tenant, user, r)))
+}
+
+/// [`load`] for many customers in one statement (see [`Grouped`]).
+async fn load_many_pg(pool: sqlx::PgPool, keys: Vec<Key>) -> DbResult<Vec<Option<Entry>>> {
+    const SQL: &str = "SELECT tenant_id, user_id, context, expires_at FROM customer_contexts \
+                       WHERE (tenant_id, user_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[]))";
+    #[derive(sqlx::FromRow)]
+    struct Keyed {
+        tenant_id: uuid::Uuid,
+        user_id: String,
+        #[sqlx(flatten)]
+        row: Row,
+    }
+    let rows: Vec<Keyed> = sqlx::query_as(SQL)
+        .bind(keys.iter().map(|(t, _)| t.as_uuid()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(_, u)| u.as_str()).collect::<Vec<_>>())
+        .fetch_all(&pool)
+        .await?;
+    let mut found: HashMap<(uuid::Uuid, String), Row> =
+        rows.into_iter().map(|k| ((k.tenant_id, k.user_id), k.row)).collect();
+    Ok(keys
+        .iter()
+        .map(|(t, u)| {
+            let row = found.remove(&(t.as_uuid(), u.as_str().to_owned()))?;
+            entry(*t, u, row)
+        })
+        .collect())
+}
+
+fn entry(tenant: TenantId, user: &UserId, r: Row) -> Option<Entry> {
+    match serde_json::from_value::<CustomerContext>(r.context.0) {
+        Ok(ctx) if &ctx.user_id == user => Some(Entry {
+            ctx,
+            expires_at: r.expires_at,
         }),
-    )
+        // Live context is disposable: an unreadable row starts over instead of failing forever.
+        Ok(_) | Err(_) => {
+            tracing::warn!(tenant = %tenant, "unreadable stored customer context ignored");
+            None
+        }
+    }
 }
 
 async fn save(

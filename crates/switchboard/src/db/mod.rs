@@ -156,6 +156,8 @@ pub struct Db {
     reader: Pool,
     /// PostgreSQL: connections for statements over arrays of keys (see [`Db::keyed_pg`]).
     keyed_pg: Option<sqlx::PgPool>,
+    /// PostgreSQL: connections for webhook acceptance alone.
+    accept_pg: Option<sqlx::PgPool>,
     /// Wakes this process's workers.
     jobs_signal: Arc<watch::Sender<u64>>,
     /// Tells other processes (PostgreSQL NOTIFY, sent by a background task).
@@ -174,7 +176,7 @@ impl Db {
     /// Connects to `url`: `sqlite:path` / `sqlite://path` (file created if missing) or `postgres://…`.
     /// `max_connections` sizes the pool; on SQLite, the read pool beside one writing connection.
     pub async fn connect(url: &str, max_connections: u32) -> DbResult<Db> {
-        let mut keyed_pg = None;
+        let (mut keyed_pg, mut accept_pg) = (None, None);
         let (pool, reader) = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -218,9 +220,21 @@ impl Db {
             let keyed = PgPoolOptions::new()
                 .max_connections((max_connections / 2).clamp(2, 8))
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(opts.options([("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off")]))
+                .connect_with(
+                    opts.clone()
+                        .options([("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off")]),
+                )
                 .await?;
             keyed_pg = Some(keyed);
+            // Webhook acceptance has connections of its own: a webhook is answered after its
+            // commit, and must not queue for a connection behind the jobs' statements.
+            accept_pg = Some(
+                PgPoolOptions::new()
+                    .max_connections(ACCEPT_CONNECTIONS)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts.clone())
+                    .await?,
+            );
             (Pool::Pg(pool.clone()), Pool::Pg(pool))
         } else {
             return Err(DbError::UnsupportedUrl(redact_url(url)));
@@ -234,6 +248,7 @@ impl Db {
             pool,
             reader,
             keyed_pg,
+            accept_pg,
             jobs_signal: Arc::new(watch::Sender::new(0)),
             notify_signal,
             instance,
@@ -254,6 +269,11 @@ impl Db {
     /// marks and completions: plans made once per connection, never a sequential scan.
     pub fn keyed_pg(&self) -> Option<&sqlx::PgPool> {
         self.keyed_pg.as_ref()
+    }
+
+    /// PostgreSQL's pool for storing webhooks (see [`ACCEPT_CONNECTIONS`]).
+    pub fn accept_pg(&self) -> Option<&sqlx::PgPool> {
+        self.accept_pg.as_ref()
     }
 
     /// The pool for reads outside a transaction (see [`on_read!`]).
@@ -414,6 +434,10 @@ fn spawn_notifier(pool: PgPool, mut commits: watch::Receiver<u64>, instance: Arc
         }
     });
 }
+
+/// Connections for webhook acceptance on PostgreSQL: one per ingest writer, each with a batch
+/// in flight.
+pub const ACCEPT_CONNECTIONS: u32 = 4;
 
 const NOTIFY_EVERY: Duration = Duration::from_millis(2);
 

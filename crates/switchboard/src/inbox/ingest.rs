@@ -27,10 +27,11 @@ const MAX_BATCH: usize = 256;
 
 impl Ingest {
     pub fn start(db: Db, queue: usize) -> Self {
-        // SQLite has one writer; PostgreSQL overlaps the commits of a few.
+        // SQLite has one writer; PostgreSQL overlaps the commits of a few, each on a connection
+        // of its own.
         let writers = match db.backend() {
             Backend::Sqlite => 1,
-            Backend::Postgres => 4,
+            Backend::Postgres => crate::db::ACCEPT_CONNECTIONS as usize,
         };
         let batcher = Batcher::start(queue, MAX_BATCH, writers, move |events: Vec<NewEvent>| {
             let db = db.clone();

@@ -165,7 +165,7 @@ pub async fn accept(db: &Db, event: NewEvent) -> DbResult<Accepted> {
 pub async fn accept_all(db: &Db, events: &[NewEvent]) -> DbResult<Vec<Accepted>> {
     match db.pool() {
         Pool::Pg(pool) => {
-            let accepted = accept_all_pg(pool, events).await?;
+            let accepted = accept_all_pg(db.accept_pg().unwrap_or(pool), events).await?;
             if accepted.iter().any(|a| matches!(a, Accepted::New(_))) {
                 db.jobs_enqueued();
             }
