@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 use domain::ids::{IncidenceId, TenantId};
 use uuid::Uuid;
 
-use super::{Db, DbError, DbResult, Exec, Tx, on_db, on_exec, on_read, on_tx};
+use domain::incidence::TimelineEntry;
+use sqlx::types::Json;
+
+use super::{Db, DbError, DbResult, Exec, Pool, on_db, on_exec, on_read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -74,10 +77,15 @@ pub struct NewDelivery<'a> {
 }
 
 /// Records a write to make; false when it is already recorded.
-pub async fn add(tx: &mut Tx, tenant: TenantId, d: NewDelivery<'_>, now: DateTime<Utc>) -> DbResult<bool> {
+pub async fn add<'a>(
+    exec: impl Into<Exec<'a>>,
+    tenant: TenantId,
+    d: NewDelivery<'_>,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
     const SQL: &str = "INSERT INTO deliveries (id, tenant_id, incidence_id, kind, source_ref, seq, body, state, created_at) \
                        VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT (incidence_id, kind, source_ref) DO NOTHING";
-    let n = on_tx!(tx, conn => {
+    let n = on_exec!(exec.into(), conn => {
         sqlx::query(SQL)
             .bind(Uuid::now_v7())
             .bind(tenant.as_uuid())
@@ -243,6 +251,43 @@ pub async fn mark_sent<'a>(
     on_exec!(exec.into(), conn => {
         sqlx::query(SQL).bind(tenant.as_uuid()).bind(id).bind(remote_id).bind(now).execute(conn).await.map(|r| r.rows_affected())
     })?;
+    Ok(())
+}
+
+/// Marks a write made and logs it on the incidence's timeline, together: on PostgreSQL one
+/// statement.
+pub async fn mark_sent_logged(
+    db: &Db,
+    tenant: TenantId,
+    id: Uuid,
+    remote_id: &str,
+    incidence: IncidenceId,
+    entry: &TimelineEntry,
+) -> DbResult<()> {
+    const PG: &str = "WITH sent AS (UPDATE deliveries SET state = 'sent', remote_id = $3, sent_at = $4 \
+                      WHERE tenant_id = $1 AND id = $2) \
+                      INSERT INTO timeline (id, tenant_id, incidence_id, kind, actor, content, metadata, provider_ref, created_at) \
+                      VALUES ($5, $1, $6, $7, $8, $9, $10, $11, $4) ON CONFLICT (incidence_id, kind, provider_ref) DO NOTHING";
+    let Pool::Pg(pool) = db.pool() else {
+        let mut tx = db.begin().await?;
+        mark_sent(&mut tx, tenant, id, remote_id, entry.at).await?;
+        super::incidences::add_timeline(&mut tx, tenant, incidence, entry).await?;
+        return tx.commit().await;
+    };
+    sqlx::query(PG)
+        .bind(tenant.as_uuid())
+        .bind(id)
+        .bind(remote_id)
+        .bind(entry.at)
+        .bind(Uuid::now_v7())
+        .bind(incidence.as_uuid())
+        .bind(entry.kind.as_str())
+        .bind(entry.actor.as_str())
+        .bind(&entry.content)
+        .bind(Json(&entry.metadata))
+        .bind(&entry.provider_ref)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 

@@ -7,7 +7,8 @@ use serde::Serialize;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Db, DbResult, Exec, Tx, on_db, on_exec, on_read, on_tx};
+use super::{Db, DbResult, Exec, Pool, Tx, on_db, on_exec, on_read, on_tx};
+use crate::jobs::NewJob;
 
 /// Helpdesk and chat sync state: the shell's, not the domain's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -426,4 +427,95 @@ pub async fn list(db: &Db, tenant: TenantId, f: &ListFilter) -> DbResult<Vec<Sum
 pub async fn summary(db: &Db, tenant: TenantId, id: IncidenceId) -> DbResult<Option<Summary>> {
     const SQL: &str = select_summary!("WHERE tenant_id = $1 AND id = $2");
     Ok(on_read!(db, pool => sqlx::query_as(SQL).bind(tenant.as_uuid()).bind(id.as_uuid()).fetch_optional(pool).await)?)
+}
+
+/// A ticket found or made for an incidence, to record.
+pub struct Adoption<'a> {
+    /// The sync columns it sets.
+    pub update: &'a SyncUpdate,
+    /// The message that became the ticket's description (delivery id, remote id): sent.
+    pub description: Option<(Uuid, &'a str)>,
+    pub entry: &'a TimelineEntry,
+    /// Enqueued if a reply relay was waiting for the ticket ([`wait_for_ticket`]).
+    pub relay: NewJob,
+}
+
+/// Records an [`Adoption`]: all or nothing; on PostgreSQL one statement.
+pub async fn adopt_ticket(
+    db: &Db,
+    tenant: TenantId,
+    id: IncidenceId,
+    a: Adoption<'_>,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    let Adoption {
+        update,
+        description,
+        entry,
+        relay,
+    } = a;
+    const PG: &str = concat!(
+        "WITH old AS (SELECT replies_waiting FROM incidences WHERE tenant_id = $1 AND id = $2 FOR UPDATE), \
+         upd AS (UPDATE incidences SET freshdesk_ticket_id = COALESCE($3, freshdesk_ticket_id), \
+              ticket_create_started_at = CASE WHEN $4 THEN $5 ELSE ticket_create_started_at END, \
+              ticket_create_uncertain = COALESCE($6, ticket_create_uncertain), ticket_status = COALESCE($7, ticket_status), \
+              chat_resolved = COALESCE($8, chat_resolved), fields_synced = COALESCE($9, fields_synced), \
+              replies_waiting = FALSE, updated_at = $10 WHERE tenant_id = $1 AND id = $2), \
+         sent AS (UPDATE deliveries SET state = 'sent', remote_id = $11, sent_at = $10 WHERE tenant_id = $1 AND id = $12), \
+         tl AS (INSERT INTO timeline (id, tenant_id, incidence_id, kind, actor, content, metadata, provider_ref, created_at) \
+              VALUES ($13, $1, $2, $14, $15, $16, $17, $18, $19) ON CONFLICT (incidence_id, kind, provider_ref) DO NOTHING) \
+         INSERT INTO jobs (tenant_id, kind, payload, priority, state, run_at, attempts, max_attempts, unique_key, \
+              ordering_key, coalesce_key, created_at, updated_at) \
+         SELECT $1, $20, $21, $22, 'queued', ",
+        crate::jobs::queue::not_before_predecessors!("$10", "$24"),
+        ", 0, $23, $26, $24, $25, $10, $10 FROM old WHERE old.replies_waiting ON CONFLICT DO NOTHING RETURNING id"
+    );
+    let Pool::Pg(pool) = db.pool() else {
+        let mut tx = db.begin().await?;
+        update_sync(&mut tx, tenant, id, update, now).await?;
+        // An agent replied on the ticket before it was known here (its create's answer was
+        // lost): relay now.
+        if take_replies_waiting(&mut tx, tenant, id).await? {
+            crate::jobs::queue::enqueue(&mut tx, relay, now).await?;
+        }
+        if let Some((delivery, remote_id)) = description {
+            super::deliveries::mark_sent(&mut tx, tenant, delivery, remote_id, now).await?;
+        }
+        add_timeline(&mut tx, tenant, id, entry).await?;
+        return tx.commit().await;
+    };
+    let started = update.ticket_create_started_at;
+    let relayed: Option<i64> = sqlx::query_scalar(PG)
+        .bind(tenant.as_uuid())
+        .bind(id.as_uuid())
+        .bind(update.freshdesk_ticket_id)
+        .bind(started.is_some())
+        .bind(started.flatten())
+        .bind(update.ticket_create_uncertain)
+        .bind(update.ticket_status)
+        .bind(update.chat_resolved)
+        .bind(update.fields_synced.as_ref().map(Json))
+        .bind(now)
+        .bind(description.map(|(_, remote)| remote))
+        .bind(description.map(|(d, _)| d))
+        .bind(Uuid::now_v7())
+        .bind(entry.kind.as_str())
+        .bind(entry.actor.as_str())
+        .bind(&entry.content)
+        .bind(Json(&entry.metadata))
+        .bind(&entry.provider_ref)
+        .bind(entry.at)
+        .bind(&relay.kind)
+        .bind(Json(&relay.payload))
+        .bind(relay.priority)
+        .bind(relay.max_attempts)
+        .bind(&relay.ordering_key)
+        .bind(&relay.coalesce_key)
+        .bind(&relay.unique_key)
+        .fetch_optional(pool)
+        .await?;
+    if relayed.is_some() {
+        db.jobs_enqueued();
+    }
+    Ok(())
 }

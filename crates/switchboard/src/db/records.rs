@@ -121,7 +121,7 @@ async fn save_in(tx: &mut Tx, r: &Record) -> DbResult<bool> {
             seq: d.seq,
             body: &d.body,
         };
-        if deliveries::add(tx, tenant, new, r.now).await? {
+        if deliveries::add(&mut *tx, tenant, new, r.now).await? {
             queue::enqueue(&mut *tx, d.job.clone(), r.now).await?;
         }
     }

@@ -113,34 +113,48 @@ impl Relay {
         let now = clock::now();
         let mut replies: Vec<_> = conversations.iter().filter(|c| c.is_public_from_agent()).collect();
         replies.sort_by_key(|c| c.id);
-        let mut tx = db.begin().await?;
-        for c in replies {
-            let source_ref = format!("fd:{}", c.id);
-            if known.contains(&source_ref) {
-                continue;
-            }
-            let text = c
-                .body
-                .as_deref()
-                .map(html_to_text)
-                .or_else(|| c.body_text.clone())
-                .unwrap_or_default();
-            if text.trim().is_empty() {
-                continue;
-            }
-            // Ordered by when the agent wrote it; replies of one second keep Freshdesk's order
-            // through the rows' time-ordered ids.
-            let seq = c.created_at.unwrap_or(now).timestamp_micros();
-            let reply = NewDelivery {
+        let new: Vec<(String, String, i64)> = replies
+            .into_iter()
+            .map(|c| {
+                let text = c
+                    .body
+                    .as_deref()
+                    .map(html_to_text)
+                    .or_else(|| c.body_text.clone())
+                    .unwrap_or_default();
+                // Ordered by when the agent wrote it; replies of one second keep Freshdesk's
+                // order through the rows' time-ordered ids.
+                (
+                    format!("fd:{}", c.id),
+                    text,
+                    c.created_at.unwrap_or(now).timestamp_micros(),
+                )
+            })
+            .filter(|(source_ref, text, _)| !known.contains(source_ref) && !text.trim().is_empty())
+            .collect();
+        fn reply(inc: IncidenceId, (source_ref, text, seq): &(String, String, i64)) -> NewDelivery<'_> {
+            NewDelivery {
                 incidence: inc,
                 kind: Kind::ChatReply,
-                source_ref: &source_ref,
-                seq,
-                body: &text,
-            };
-            deliveries::add(&mut tx, tenant, reply, now).await?;
+                source_ref: source_ref.as_str(),
+                seq: *seq,
+                body: text.as_str(),
+            }
         }
-        tx.commit().await?;
+        // Usually one new reply: its insert is a transaction by itself.
+        match new.as_slice() {
+            [] => {}
+            [one] => {
+                deliveries::add(db, tenant, reply(inc, one), now).await?;
+            }
+            many => {
+                let mut tx = db.begin().await?;
+                for r in many {
+                    deliveries::add(&mut tx, tenant, reply(inc, r), now).await?;
+                }
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 
@@ -197,8 +211,6 @@ impl Relay {
     /// Marks the reply delivered and logs it; its Freshchat echo will log nothing new.
     async fn delivered(&self, inc: IncidenceId, d: &Delivery, message_id: &str) -> Result<(), JobError> {
         let now = clock::now();
-        let mut tx = self.state.db.begin().await?;
-        deliveries::mark_sent(&mut tx, self.tenant.id, d.id, message_id, now).await?;
         let entry = TimelineEntry {
             kind: TimelineKind::Message,
             actor: Actor::Agent,
@@ -207,8 +219,7 @@ impl Relay {
             provider_ref: message_id.to_owned(),
             at: now,
         };
-        repo::add_timeline(&mut tx, self.tenant.id, inc, &entry).await?;
-        tx.commit().await?;
+        deliveries::mark_sent_logged(&self.state.db, self.tenant.id, d.id, message_id, inc, &entry).await?;
         info!(message = %message_id, "relayed a helpdesk reply to the chat");
         Ok(())
     }

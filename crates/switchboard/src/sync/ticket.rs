@@ -27,7 +27,7 @@ use crate::db::incidences::{self as repo, Stored, SyncUpdate};
 use crate::db::{DbError, DbResult};
 use crate::integrations::Freshdesk;
 use crate::jobs::registry::{JobContext, JobResult};
-use crate::jobs::{JobError, JobSpec, NewJob, Outcome, priority, queue};
+use crate::jobs::{JobError, JobSpec, NewJob, Outcome, priority};
 use crate::state::AppState;
 use crate::tenants::{Tenant, TicketFieldNames};
 
@@ -298,7 +298,6 @@ impl Syncer {
         how: &str,
     ) -> Result<SyncUpdate, JobError> {
         let (tenant, id, now) = (self.tenant.id, stored.incidence.id, clock::now());
-        let mut tx = self.state.db.begin().await?;
         let update = SyncUpdate {
             freshdesk_ticket_id: Some(ticket_id),
             ticket_create_started_at: Some(None),
@@ -307,15 +306,6 @@ impl Syncer {
             fields_synced: fields.map(fields_json),
             ..Default::default()
         };
-        repo::update_sync(&mut tx, tenant, id, &update, now).await?;
-        // An agent replied on the ticket before it was known here (its create's answer was
-        // lost): relay now.
-        if repo::take_replies_waiting(&mut tx, tenant, id).await? {
-            queue::enqueue(&mut tx, super::chat::job(tenant, id, None)?, now).await?;
-        }
-        if let Some(d) = description {
-            deliveries::mark_sent(&mut tx, tenant, d.id, &format!("ticket:{ticket_id}:description"), now).await?;
-        }
         let entry = TimelineEntry {
             kind: TimelineKind::TicketCreated,
             actor: Actor::System,
@@ -324,8 +314,17 @@ impl Syncer {
             provider_ref: format!("ticket:{ticket_id}"),
             at: now,
         };
-        repo::add_timeline(&mut tx, tenant, id, &entry).await?;
-        tx.commit().await?;
+        let remote = format!("ticket:{ticket_id}:description");
+        let description = description.map(|d| (d.id, remote.as_str()));
+        // A relay that waited for the ticket (its create's answer was lost) runs now.
+        let relay = super::chat::job(tenant, id, None)?;
+        let adoption = repo::Adoption {
+            update: &update,
+            description,
+            entry: &entry,
+            relay,
+        };
+        repo::adopt_ticket(&self.state.db, tenant, id, adoption, now).await?;
         Ok(update)
     }
 
