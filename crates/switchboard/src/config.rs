@@ -352,6 +352,12 @@ impl RawConfig {
             }
             None => format!("sqlite:{}", data_dir.join("switchboard.db").display()),
         };
+        let worker_concurrency = r.number(
+            "switchboard_worker_concurrency",
+            default_concurrency(&database_url),
+            1,
+            1024,
+        )?;
         let addr = r.parse(
             "switchboard_addr",
             SocketAddr::from(([127, 0, 0, 1], 8000)),
@@ -425,12 +431,7 @@ impl RawConfig {
             max_body_bytes: r.number("switchboard_max_body_bytes", 1024 * 1024, 1024, 64 * 1024 * 1024)?,
             ingest_queue: r.number("switchboard_ingest_queue", 4096, 1, 1_000_000)?,
             request_timeout: Duration::from_secs(r.number("switchboard_request_timeout_secs", 30, 1, 3600)?),
-            worker_concurrency: r.number(
-                "switchboard_worker_concurrency",
-                default_concurrency(&database_url),
-                1,
-                1024,
-            )?,
+            worker_concurrency,
             job_lease: Duration::from_secs(r.number("switchboard_job_lease_secs", 60, 2, 86_400)?),
             poll_interval: Duration::from_millis(r.number("switchboard_poll_interval_ms", 1000, 10, 60_000)?),
             retry_base: Duration::from_millis(r.number("switchboard_retry_base_ms", 2000, 10, 600_000)?),
