@@ -13,7 +13,7 @@
 # then flat out (`--rate max`), each with the server's pid (memory) and the baseline (ratio);
 # stops the server; and writes everything to bench/results/<date>-<db>.json. Each run's table
 # is printed as it finishes. Before each run it waits for the server to finish the previous
-# run's jobs and, on PostgreSQL, refreshes the statistics (ANALYZE, as autovacuum would).
+# run's jobs and, on PostgreSQL, runs VACUUM ANALYZE (as autovacuum would).
 # Each report carries the CPU used during the measured phase by the server, loadgen
 # (with its sandbox), PostgreSQL and everything else: a large "other" means something unrelated
 # ran on the machine and the numbers are noisy. A run whose verification finds a missing or
@@ -128,10 +128,11 @@ bench_one() {
   local runs=()
   for rate in $RATES max; do
     settle "$key"
-    # Fresh statistics before each run, as autovacuum keeps them on a live database (it
-    # analyses a new database's tables within its first minute; until then PostgreSQL plans
-    # for empty tables).
-    if [[ "$db" == postgres ]]; then psql "$url" -qAtc "ANALYZE" >/dev/null; fi
+    # What autovacuum does on a live database, done here because it may be off (it is on this
+    # project's CI machine): dead rows (the baseline's deleted tenant, the previous run's
+    # finished jobs) cleared from tables and indexes, and fresh statistics — without them
+    # PostgreSQL plans for the empty tables a new database starts with.
+    if [[ "$db" == postgres ]]; then psql "$url" -qAtc "VACUUM ANALYZE" >/dev/null; fi
     local out="$WORK/run-$rate.json"
     echo "-- rate $rate, $DURATION"
     local status=0
