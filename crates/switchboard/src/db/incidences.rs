@@ -226,6 +226,32 @@ pub struct SyncUpdate {
     pub fields_synced: Option<serde_json::Value>,
 }
 
+/// The SET list of a [`SyncUpdate`] ($3–$10, bound by [`bind_sync!`]): COALESCE keeps a column
+/// when its parameter is NULL; the started-at column can also be cleared, so it has its own
+/// "set" flag.
+macro_rules! set_sync {
+    () => {
+        "freshdesk_ticket_id = COALESCE($3, freshdesk_ticket_id), \
+         ticket_create_started_at = CASE WHEN $4 THEN $5 ELSE ticket_create_started_at END, \
+         ticket_create_uncertain = COALESCE($6, ticket_create_uncertain), ticket_status = COALESCE($7, ticket_status), \
+         chat_resolved = COALESCE($8, chat_resolved), fields_synced = COALESCE($9, fields_synced), updated_at = $10"
+    };
+}
+
+/// Binds $3–$10 of [`set_sync!`].
+macro_rules! bind_sync {
+    ($q:expr, $u:expr, $now:expr) => {
+        $q.bind($u.freshdesk_ticket_id)
+            .bind($u.ticket_create_started_at.is_some())
+            .bind($u.ticket_create_started_at.flatten())
+            .bind($u.ticket_create_uncertain)
+            .bind($u.ticket_status)
+            .bind($u.chat_resolved)
+            .bind($u.fields_synced.as_ref().map(Json))
+            .bind($now)
+    };
+}
+
 pub async fn update_sync<'a>(
     exec: impl Into<Exec<'a>>,
     tenant: TenantId,
@@ -233,29 +259,13 @@ pub async fn update_sync<'a>(
     u: &SyncUpdate,
     now: DateTime<Utc>,
 ) -> DbResult<()> {
-    // COALESCE keeps a column when its parameter is NULL; the started-at column can also be
-    // cleared, so it has its own "set" flag.
-    const SQL: &str = "UPDATE incidences SET \
-         freshdesk_ticket_id = COALESCE($3, freshdesk_ticket_id), \
-         ticket_create_started_at = CASE WHEN $4 THEN $5 ELSE ticket_create_started_at END, \
-         ticket_create_uncertain = COALESCE($6, ticket_create_uncertain), \
-         ticket_status = COALESCE($7, ticket_status), \
-         chat_resolved = COALESCE($8, chat_resolved), \
-         fields_synced = COALESCE($9, fields_synced), \
-         updated_at = $10 WHERE tenant_id = $1 AND id = $2";
-    let started = u.ticket_create_started_at;
+    const SQL: &str = concat!(
+        "UPDATE incidences SET ",
+        set_sync!(),
+        " WHERE tenant_id = $1 AND id = $2"
+    );
     on_exec!(exec.into(), conn => {
-        sqlx::query(SQL)
-            .bind(tenant.as_uuid())
-            .bind(id.as_uuid())
-            .bind(u.freshdesk_ticket_id)
-            .bind(started.is_some())
-            .bind(started.flatten())
-            .bind(u.ticket_create_uncertain)
-            .bind(u.ticket_status)
-            .bind(u.chat_resolved)
-            .bind(u.fields_synced.as_ref().map(Json))
-            .bind(now)
+        bind_sync!(sqlx::query(SQL).bind(tenant.as_uuid()).bind(id.as_uuid()), u, now)
             .execute(conn)
             .await
             .map(|r| r.rows_affected())
@@ -456,11 +466,9 @@ pub async fn adopt_ticket(
     } = a;
     const PG: &str = concat!(
         "WITH old AS (SELECT replies_waiting FROM incidences WHERE tenant_id = $1 AND id = $2 FOR UPDATE), \
-         upd AS (UPDATE incidences SET freshdesk_ticket_id = COALESCE($3, freshdesk_ticket_id), \
-              ticket_create_started_at = CASE WHEN $4 THEN $5 ELSE ticket_create_started_at END, \
-              ticket_create_uncertain = COALESCE($6, ticket_create_uncertain), ticket_status = COALESCE($7, ticket_status), \
-              chat_resolved = COALESCE($8, chat_resolved), fields_synced = COALESCE($9, fields_synced), \
-              replies_waiting = FALSE, updated_at = $10 WHERE tenant_id = $1 AND id = $2), \
+         upd AS (UPDATE incidences SET replies_waiting = FALSE, ",
+        set_sync!(),
+        " WHERE tenant_id = $1 AND id = $2), \
          sent AS (UPDATE deliveries SET state = 'sent', remote_id = $11, sent_at = $10 WHERE tenant_id = $1 AND id = $12), \
          tl AS (INSERT INTO timeline (id, tenant_id, incidence_id, kind, actor, content, metadata, provider_ref, created_at) \
               VALUES ($13, $1, $2, $14, $15, $16, $17, $18, $19) ON CONFLICT (incidence_id, kind, provider_ref) DO NOTHING) \
@@ -484,36 +492,29 @@ pub async fn adopt_ticket(
         add_timeline(&mut tx, tenant, id, entry).await?;
         return tx.commit().await;
     };
-    let started = update.ticket_create_started_at;
-    let relayed: Option<i64> = sqlx::query_scalar(PG)
-        .bind(tenant.as_uuid())
-        .bind(id.as_uuid())
-        .bind(update.freshdesk_ticket_id)
-        .bind(started.is_some())
-        .bind(started.flatten())
-        .bind(update.ticket_create_uncertain)
-        .bind(update.ticket_status)
-        .bind(update.chat_resolved)
-        .bind(update.fields_synced.as_ref().map(Json))
-        .bind(now)
-        .bind(description.map(|(_, remote)| remote))
-        .bind(description.map(|(d, _)| d))
-        .bind(Uuid::now_v7())
-        .bind(entry.kind.as_str())
-        .bind(entry.actor.as_str())
-        .bind(&entry.content)
-        .bind(Json(&entry.metadata))
-        .bind(&entry.provider_ref)
-        .bind(entry.at)
-        .bind(&relay.kind)
-        .bind(Json(&relay.payload))
-        .bind(relay.priority)
-        .bind(relay.max_attempts)
-        .bind(&relay.ordering_key)
-        .bind(&relay.coalesce_key)
-        .bind(&relay.unique_key)
-        .fetch_optional(pool)
-        .await?;
+    let relayed: Option<i64> = bind_sync!(
+        sqlx::query_scalar(PG).bind(tenant.as_uuid()).bind(id.as_uuid()),
+        update,
+        now
+    )
+    .bind(description.map(|(_, remote)| remote))
+    .bind(description.map(|(d, _)| d))
+    .bind(Uuid::now_v7())
+    .bind(entry.kind.as_str())
+    .bind(entry.actor.as_str())
+    .bind(&entry.content)
+    .bind(Json(&entry.metadata))
+    .bind(&entry.provider_ref)
+    .bind(entry.at)
+    .bind(&relay.kind)
+    .bind(Json(&relay.payload))
+    .bind(relay.priority)
+    .bind(relay.max_attempts)
+    .bind(&relay.ordering_key)
+    .bind(&relay.coalesce_key)
+    .bind(&relay.unique_key)
+    .fetch_optional(pool)
+    .await?;
     if relayed.is_some() {
         db.jobs_enqueued();
     }

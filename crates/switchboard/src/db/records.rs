@@ -102,8 +102,8 @@ pub async fn save_all(db: &Db, records: &[Record]) -> DbResult<Vec<bool>> {
 
 async fn save_in(tx: &mut Tx, r: &Record) -> DbResult<bool> {
     let saved = match r.base {
-        Base::New => insert(tx, r).await?,
-        Base::Version(v) => update(tx, r, v).await?,
+        Base::New => write_row(tx, r, None).await?,
+        Base::Version(v) => write_row(tx, r, Some(v)).await?,
         Base::Unchanged => true,
     };
     if !saved {
@@ -409,60 +409,25 @@ struct Derived {
     time_to_resolve_seconds: Option<i64>,
 }
 
-/// Inserts a new incidence; false when another process inserted it first.
-async fn insert(tx: &mut Tx, r: &Record) -> DbResult<bool> {
-    const SQL: &str = "INSERT INTO incidences (id, tenant_id, channel, conversation_id, user_id, provider_user_id, order_id, stage, trigger, \
+/// Writes the incidence's row: inserts it (`None`; false when another process inserted the
+/// conversation's first), or updates it if nobody saved it since `version` was read.
+async fn write_row(tx: &mut Tx, r: &Record, version: Option<i64>) -> DbResult<bool> {
+    // One parameter order for both: $1 tenant, $2 id, $3–$24 the row, $25 now, then the
+    // insert's channel and conversation ($26, $27) or the update's version ($26).
+    const INSERT: &str = "INSERT INTO incidences (tenant_id, id, user_id, provider_user_id, order_id, stage, trigger, \
          app_screen, cart_value_minor, guest_count, event_type, friction_score, outcome, issue_category, root_cause, resolution_type, \
-         order_impact, agent_id, priority, created_at, resolved_at, time_to_resolve_seconds, last_activity_at, state, version, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, 1, $27) \
-         ON CONFLICT (tenant_id, channel, conversation_id) DO NOTHING";
-    let (tenant, inc, d, now) = (r.tenant, &r.incidence, &r.derived, r.now);
-    let n = on_tx!(tx, conn => {
-        sqlx::query(SQL)
-            .bind(inc.id.as_uuid())
-            .bind(tenant.as_uuid())
-            .bind(inc.channel.as_str())
-            .bind(inc.conversation_id.as_str())
-            .bind(&d.user_id)
-            .bind(&d.provider_user_id)
-            .bind(&d.order_id)
-            .bind(d.stage)
-            .bind(d.trigger)
-            .bind(&d.app_screen)
-            .bind(d.cart_value_minor)
-            .bind(d.guest_count)
-            .bind(&d.event_type)
-            .bind(d.friction_score)
-            .bind(d.outcome)
-            .bind(&d.issue_category)
-            .bind(&d.root_cause)
-            .bind(&d.resolution_type)
-            .bind(d.order_impact)
-            .bind(&d.agent_id)
-            .bind(d.priority)
-            .bind(inc.created_at)
-            .bind(d.resolved_at)
-            .bind(d.time_to_resolve_seconds)
-            .bind(inc.last_activity_at)
-            .bind(Json(inc))
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    Ok(n == 1)
-}
-
-/// Saves a changed incidence if nobody saved it since `version` was read; false otherwise.
-async fn update(tx: &mut Tx, r: &Record, version: i64) -> DbResult<bool> {
-    const SQL: &str = "UPDATE incidences SET user_id = $3, provider_user_id = $4, order_id = $5, stage = $6, trigger = $7, app_screen = $8, \
+         order_impact, agent_id, priority, created_at, resolved_at, time_to_resolve_seconds, last_activity_at, state, updated_at, \
+         channel, conversation_id, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
+         $26, $27, 1) ON CONFLICT (tenant_id, channel, conversation_id) DO NOTHING";
+    const UPDATE: &str = "UPDATE incidences SET user_id = $3, provider_user_id = $4, order_id = $5, stage = $6, trigger = $7, app_screen = $8, \
          cart_value_minor = $9, guest_count = $10, event_type = $11, friction_score = $12, outcome = $13, issue_category = $14, \
          root_cause = $15, resolution_type = $16, order_impact = $17, agent_id = $18, priority = $19, created_at = $20, resolved_at = $21, \
          time_to_resolve_seconds = $22, last_activity_at = $23, state = $24, version = version + 1, updated_at = $25 \
          WHERE tenant_id = $1 AND id = $2 AND version = $26";
     let (tenant, inc, d, now) = (r.tenant, &r.incidence, &r.derived, r.now);
     let n = on_tx!(tx, conn => {
-        sqlx::query(SQL)
+        let q = sqlx::query(if version.is_some() { UPDATE } else { INSERT })
             .bind(tenant.as_uuid())
             .bind(inc.id.as_uuid())
             .bind(&d.user_id)
@@ -487,11 +452,12 @@ async fn update(tx: &mut Tx, r: &Record, version: i64) -> DbResult<bool> {
             .bind(d.time_to_resolve_seconds)
             .bind(inc.last_activity_at)
             .bind(Json(inc))
-            .bind(now)
-            .bind(version)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected())
+            .bind(now);
+        let q = match version {
+            Some(v) => q.bind(v),
+            None => q.bind(inc.channel.as_str()).bind(inc.conversation_id.as_str()),
+        };
+        q.execute(conn).await.map(|r| r.rows_affected())
     })?;
     Ok(n == 1)
 }
