@@ -158,6 +158,8 @@ pub struct Db {
     keyed_pg: Option<sqlx::PgPool>,
     /// PostgreSQL: connections for webhook acceptance alone.
     accept_pg: Option<sqlx::PgPool>,
+    /// PostgreSQL: connections whose commits do not wait for the disk (see [`Db::relaxed_pg`]).
+    relaxed_pg: Option<sqlx::PgPool>,
     /// Wakes this process's workers.
     jobs_signal: Arc<watch::Sender<u64>>,
     /// Tells other processes (PostgreSQL NOTIFY, sent by a background task).
@@ -176,7 +178,7 @@ impl Db {
     /// Connects to `url`: `sqlite:path` / `sqlite://path` (file created if missing) or `postgres://…`.
     /// `max_connections` sizes the pool; on SQLite, the read pool beside one writing connection.
     pub async fn connect(url: &str, max_connections: u32) -> DbResult<Db> {
-        let (mut keyed_pg, mut accept_pg) = (None, None);
+        let (mut keyed_pg, mut accept_pg, mut relaxed_pg) = (None, None, None);
         let (pool, reader) = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -217,15 +219,26 @@ impl Db {
             // once, and never by scanning a table: a plan made while a table looked empty must
             // not scan it once it is full (statistics are refreshed, and plans with them, by
             // autovacuum's ANALYZE).
+            const KEYED: [(&str, &str); 2] = [("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off")];
             let keyed = PgPoolOptions::new()
                 .max_connections((max_connections / 2).clamp(2, 8))
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(
-                    opts.clone()
-                        .options([("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off")]),
-                )
+                .connect_with(opts.clone().options(KEYED))
                 .await?;
             keyed_pg = Some(keyed);
+            // The queue's own bookkeeping — claims, completions, lease renewals — commits
+            // without waiting for its WAL to reach the disk. A database crash can lose only the
+            // last fraction of a second of them, and losing one only repeats work: a lost claim
+            // leaves the job queued, a lost completion runs it again (handlers are idempotent).
+            // Nothing of it is lost otherwise: a later durable commit (a handler's write before
+            // any provider call) flushes the WAL written before it. Every commit that answers a
+            // webhook or records a decision still waits for the disk.
+            relaxed_pg = Some(
+                PgPoolOptions::new()
+                    .max_connections(RELAXED_CONNECTIONS)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_lazy_with(opts.clone().options(KEYED).options([("synchronous_commit", "off")])),
+            );
             // Webhook acceptance has connections of its own: a webhook is answered after its
             // commit, and must not queue for a connection behind the jobs' statements.
             accept_pg = Some(
@@ -249,6 +262,7 @@ impl Db {
             reader,
             keyed_pg,
             accept_pg,
+            relaxed_pg,
             jobs_signal: Arc::new(watch::Sender::new(0)),
             notify_signal,
             instance,
@@ -269,6 +283,13 @@ impl Db {
     /// marks and completions: plans made once per connection, never a sequential scan.
     pub fn keyed_pg(&self) -> Option<&sqlx::PgPool> {
         self.keyed_pg.as_ref()
+    }
+
+    /// PostgreSQL's pool for the job queue's bookkeeping (claims, completions, lease renewals):
+    /// commits that do not wait for the disk, because losing one on a database crash only
+    /// makes work run again. Never for a write that answers a webhook or records a decision.
+    pub fn relaxed_pg(&self) -> Option<&sqlx::PgPool> {
+        self.relaxed_pg.as_ref()
     }
 
     /// PostgreSQL's pool for storing webhooks (see [`ACCEPT_CONNECTIONS`]).
@@ -438,6 +459,10 @@ fn spawn_notifier(pool: PgPool, mut commits: watch::Receiver<u64>, instance: Arc
 /// Connections for webhook acceptance on PostgreSQL: one per ingest writer, each with a batch
 /// in flight.
 pub const ACCEPT_CONNECTIONS: u32 = 4;
+
+/// Connections for the job queue's bookkeeping (see [`Db::relaxed_pg`]): a worker claims from
+/// one loop and completes from one batch writer.
+const RELAXED_CONNECTIONS: u32 = 3;
 
 const NOTIFY_EVERY: Duration = Duration::from_millis(2);
 

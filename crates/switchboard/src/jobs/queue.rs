@@ -178,7 +178,8 @@ struct ClaimedRow {
     created_at: DateTime<Utc>,
 }
 
-/// Claims up to `limit` due jobs for `worker`, leased until `now + lease`, highest priority first.
+/// Claims up to `limit` due jobs for `worker`, leased until `now + lease`, highest priority first
+/// (on PostgreSQL a commit that does not wait for the disk: see [`Db::relaxed_pg`]).
 pub async fn claim(
     db: &Db,
     worker: &str,
@@ -203,12 +204,12 @@ pub async fn claim(
         }
         (Pool::Pg(pool), None) => {
             claim_query(CLAIM_PG, now, until, worker, limit, None)
-                .fetch_all(pool)
+                .fetch_all(db.relaxed_pg().unwrap_or(pool))
                 .await?
         }
         (Pool::Pg(pool), Some(t)) => {
             claim_query(CLAIM_PG_TENANT, now, until, worker, limit, Some(t))
-                .fetch_all(pool)
+                .fetch_all(db.relaxed_pg().unwrap_or(pool))
                 .await?
         }
     };
@@ -267,7 +268,8 @@ pub async fn complete(db: &Db, id: JobId, worker: &str, now: DateTime<Utc>) -> D
     Ok(n == 1)
 }
 
-/// Marks several of `worker`'s jobs done in one statement; returns those it still held.
+/// Marks several of `worker`'s jobs done in one statement; returns those it still held. (A
+/// completion lost to a database crash runs the job again: see [`Db::relaxed_pg`].)
 pub async fn complete_many(db: &Db, worker: &str, ids: &[JobId], now: DateTime<Utc>) -> DbResult<Vec<JobId>> {
     const PG: &str = concat!(
         "UPDATE jobs SET state = 'done', locked_until = NULL, locked_by = NULL, updated_at = $3, finished_at = $3 ",
@@ -284,7 +286,7 @@ pub async fn complete_many(db: &Db, worker: &str, ids: &[JobId], now: DateTime<U
                 .bind(ids)
                 .bind(worker)
                 .bind(now)
-                .fetch_all(db.keyed_pg().unwrap_or(pool))
+                .fetch_all(db.relaxed_pg().unwrap_or(pool))
                 .await?
         }
         Pool::Sqlite(pool) => {
@@ -377,9 +379,18 @@ pub async fn reschedule(
 /// Renews the leases of every job `worker` is running.
 pub async fn extend_leases(db: &Db, worker: &str, lease: Duration, now: DateTime<Utc>) -> DbResult<u64> {
     const SQL: &str = "UPDATE jobs SET locked_until = $2 WHERE locked_by = $1 AND state = 'running'";
-    Ok(
-        on_db!(db, pool => sqlx::query(SQL).bind(worker).bind(after(now, lease)).execute(pool).await.map(|r| r.rows_affected()))?,
-    )
+    let until = after(now, lease);
+    Ok(match db.relaxed_pg() {
+        Some(relaxed) => sqlx::query(SQL)
+            .bind(worker)
+            .bind(until)
+            .execute(relaxed)
+            .await?
+            .rows_affected(),
+        None => {
+            on_db!(db, pool => sqlx::query(SQL).bind(worker).bind(until).execute(pool).await.map(|r| r.rows_affected()))?
+        }
+    })
 }
 
 /// Hands back the jobs `worker` still holds (graceful shutdown): they run again at once,

@@ -775,3 +775,47 @@ async fn a_claimed_job_put_back_waits_beside_the_twin_enqueued_while_it_ran() {
         vec![first, twin.unwrap()]
     );
 }
+
+/// On PostgreSQL only the queue's own bookkeeping (claims, completions, lease renewals), whose
+/// loss in a database crash only repeats work, commits without waiting for the disk; the pools
+/// that answer webhooks and record decisions wait. SQLite has no such pool (synchronous=FULL).
+#[tokio::test]
+async fn only_the_queues_bookkeeping_commits_without_waiting_for_the_disk() {
+    use switchboard::db::Pool;
+
+    async fn synchronous_commit(pool: &sqlx::PgPool) -> String {
+        sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let Pool::Pg(main) = db.pool() else {
+        assert!(db.relaxed_pg().is_none());
+        return;
+    };
+    assert_eq!(synchronous_commit(main).await, "on");
+    assert_eq!(synchronous_commit(db.accept_pg().unwrap()).await, "on");
+    assert_eq!(synchronous_commit(db.keyed_pg().unwrap()).await, "on");
+    assert_eq!(synchronous_commit(db.relaxed_pg().unwrap()).await, "off");
+
+    // And the queue works through it: a claimed job's completion is seen by every connection.
+    let worker = format!("relaxed-{}", uuid::Uuid::new_v4());
+    let id = queue::enqueue_now(db, probe(&app, 1), clock::now())
+        .await
+        .unwrap()
+        .unwrap();
+    let claimed = queue::claim(db, &worker, 10, LEASE, &scope(&app), clock::now())
+        .await
+        .unwrap();
+    assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![id]);
+    assert_eq!(queue::extend_leases(db, &worker, LEASE, clock::now()).await.unwrap(), 1);
+    assert_eq!(
+        queue::complete_many(db, &worker, &[id], clock::now()).await.unwrap(),
+        vec![id]
+    );
+    let job = queue::get(db, Owner::Tenant(app.tenant.id), id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Done);
+}
