@@ -269,11 +269,12 @@ pub async fn complete(db: &Db, id: JobId, worker: &str, now: DateTime<Utc>) -> D
 }
 
 /// Marks several of `worker`'s jobs done in one statement; returns those it still held. (A
-/// completion lost to a database crash runs the job again: see [`Db::relaxed_pg`].)
+/// completion lost to a database crash runs the job again: see [`Db::relaxed_pg`].) Rows are
+/// locked in id order, as [`extend_leases`] locks them.
 pub async fn complete_many(db: &Db, worker: &str, ids: &[JobId], now: DateTime<Utc>) -> DbResult<Vec<JobId>> {
     const PG: &str = concat!(
         "UPDATE jobs SET state = 'done', locked_until = NULL, locked_by = NULL, updated_at = $3, finished_at = $3 ",
-        "WHERE id = ANY($1) AND locked_by = $2 RETURNING id"
+        "WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) AND locked_by = $2 ORDER BY id FOR UPDATE) RETURNING id"
     );
     // SQLite has no arrays: the ids travel as a JSON array.
     const SQLITE: &str = concat!(
@@ -376,19 +377,39 @@ pub async fn reschedule(
     Ok(true)
 }
 
-/// Renews the leases of every job `worker` is running.
-pub async fn extend_leases(db: &Db, worker: &str, lease: Duration, now: DateTime<Utc>) -> DbResult<u64> {
-    const SQL: &str = "UPDATE jobs SET locked_until = $2 WHERE locked_by = $1 AND state = 'running'";
+/// Renews the leases of the jobs `worker` is still running (`ids`). Only those: a job whose run
+/// ended but whose result could not be recorded must let its lease run out, so that it runs
+/// again and the jobs behind it on its ordering key are not held up for as long as the worker
+/// lives. Rows are locked in id order, as a completion locks them, so the two never deadlock.
+pub async fn extend_leases(db: &Db, worker: &str, ids: &[JobId], lease: Duration, now: DateTime<Utc>) -> DbResult<u64> {
+    const PG: &str = "UPDATE jobs SET locked_until = $3 WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) \
+                      AND locked_by = $2 ORDER BY id FOR UPDATE)";
+    const SQLITE: &str =
+        "UPDATE jobs SET locked_until = $3 WHERE id IN (SELECT value FROM json_each($1)) AND locked_by = $2";
+    if ids.is_empty() {
+        return Ok(0);
+    }
     let until = after(now, lease);
-    Ok(match db.relaxed_pg() {
-        Some(relaxed) => sqlx::query(SQL)
-            .bind(worker)
-            .bind(until)
-            .execute(relaxed)
-            .await?
-            .rows_affected(),
-        None => {
-            on_db!(db, pool => sqlx::query(SQL).bind(worker).bind(until).execute(pool).await.map(|r| r.rows_affected()))?
+    Ok(match db.pool() {
+        Pool::Pg(pool) => {
+            let pool = db.relaxed_pg().unwrap_or(pool);
+            sqlx::query(PG)
+                .bind(ids)
+                .bind(worker)
+                .bind(until)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }
+        Pool::Sqlite(pool) => {
+            let json = serde_json::to_string(ids).map_err(DbError::corrupt)?;
+            sqlx::query(SQLITE)
+                .bind(json)
+                .bind(worker)
+                .bind(until)
+                .execute(pool)
+                .await?
+                .rows_affected()
         }
     })
 }

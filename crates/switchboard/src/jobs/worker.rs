@@ -1,6 +1,7 @@
 //! Claims and runs jobs: up to `concurrency` at once, leases renewed while they run, woken by
 //! enqueues (in-process signal, LISTEN/NOTIFY on PostgreSQL) with a poll as fallback.
 
+use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,8 +48,8 @@ pub struct Worker {
     completions: Batcher<JobId, Result<bool, String>>,
 }
 
-/// What happened to one run, reported back to the loop.
-struct Finished;
+/// A run that ended (whatever its result), reported back to the loop.
+struct Finished(JobId);
 
 impl Worker {
     pub fn new(db: Db, handler: Arc<dyn JobHandler>, opts: WorkerOptions) -> Self {
@@ -78,6 +79,8 @@ impl Worker {
         let listener = self.spawn_pg_listener(shutdown.clone());
         let mut wakeups = self.db.jobs_wakeups();
         let mut running: JoinSet<Finished> = JoinSet::new();
+        // The jobs whose runs have not ended: the ones whose leases are renewed.
+        let mut held: BTreeSet<JobId> = BTreeSet::new();
         let mut heartbeat = tokio::time::interval(opts.lease / 3);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_reap: Option<Instant> = None;
@@ -96,7 +99,9 @@ impl Worker {
                 }
                 last_reap = Some(Instant::now());
             }
-            while running.try_join_next().is_some() {}
+            while let Some(ended) = running.try_join_next() {
+                forget(&mut held, ended);
+            }
             let free = opts.concurrency.saturating_sub(running.len());
             if free > 0 && (!more_due || free >= batch) {
                 match queue::claim(&self.db, &opts.id, free, opts.lease, &opts.scope, clock::now()).await {
@@ -104,6 +109,7 @@ impl Worker {
                         db_trouble = false;
                         more_due = jobs.len() == free;
                         for job in jobs {
+                            held.insert(job.id);
                             running.spawn(self.run_one(job));
                         }
                     }
@@ -120,9 +126,10 @@ impl Worker {
                 changed = wakeups.changed() => {
                     if changed.is_err() { tokio::time::sleep(opts.poll_interval).await; }
                 }
-                Some(_) = running.join_next(), if !running.is_empty() => {}
-                _ = heartbeat.tick(), if !running.is_empty() => {
-                    if let Err(e) = queue::extend_leases(&self.db, &opts.id, opts.lease, clock::now()).await {
+                Some(ended) = running.join_next(), if !running.is_empty() => forget(&mut held, ended),
+                _ = heartbeat.tick(), if !held.is_empty() => {
+                    let ids: Vec<JobId> = held.iter().copied().collect();
+                    if let Err(e) = queue::extend_leases(&self.db, &opts.id, &ids, opts.lease, clock::now()).await {
                         warn!(error = %e, "could not renew job leases");
                     }
                 }
@@ -225,7 +232,7 @@ impl Worker {
                 // The lease runs out and the job runs again: handlers are idempotent.
                 Err(e) => error!(error = %e, "could not record the job's result"),
             }
-            Finished
+            Finished(job.id)
         }
         .instrument(span)
     }
@@ -259,6 +266,14 @@ impl Worker {
                 }
             }
         }))
+    }
+}
+
+/// A run ended: its job's lease is no longer renewed. (A run that panicked was caught in
+/// `run_one`; one aborted at shutdown is handed back by `release`.)
+fn forget(held: &mut BTreeSet<JobId>, ended: Result<Finished, tokio::task::JoinError>) {
+    if let Ok(Finished(id)) = ended {
+        held.remove(&id);
     }
 }
 

@@ -811,11 +811,51 @@ async fn only_the_queues_bookkeeping_commits_without_waiting_for_the_disk() {
         .await
         .unwrap();
     assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![id]);
-    assert_eq!(queue::extend_leases(db, &worker, LEASE, clock::now()).await.unwrap(), 1);
+    assert_eq!(
+        queue::extend_leases(db, &worker, &[id], LEASE, clock::now())
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(
         queue::complete_many(db, &worker, &[id], clock::now()).await.unwrap(),
         vec![id]
     );
     let job = queue::get(db, Owner::Tenant(app.tenant.id), id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Done);
+}
+
+/// A worker renews the leases of the jobs it is still running, not of every job in its name: a
+/// job whose run ended without its result recorded (the completion failed) lets its lease run
+/// out and runs again, instead of holding its ordering key for as long as the worker lives.
+#[tokio::test]
+async fn lease_renewals_keep_only_the_jobs_still_running() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let worker = format!("renew-{}", uuid::Uuid::new_v4());
+    let t0 = clock::now();
+    let a = queue::enqueue_now(db, probe(&app, 1), t0).await.unwrap().unwrap();
+    let b = queue::enqueue_now(db, probe(&app, 2), t0).await.unwrap().unwrap();
+    let claimed = queue::claim(db, &worker, 10, LEASE, &scope(&app), t0).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+
+    // b's run ended but its completion was lost; a still runs: only a is renewed.
+    assert_eq!(
+        queue::extend_leases(db, &worker, &[a], LEASE, t0 + secs(20))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(queue::reap_expired(db, &scope(&app), t0 + secs(40)).await.unwrap(), 1);
+    let state = async |id| {
+        queue::get(db, Owner::Tenant(app.tenant.id), id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+    };
+    assert_eq!(state(a).await, JobState::Running);
+    assert_eq!(state(b).await, JobState::Queued);
+    // Nothing to renew is no statement at all.
+    assert_eq!(queue::extend_leases(db, &worker, &[], LEASE, t0).await.unwrap(), 0);
 }
