@@ -279,8 +279,8 @@ impl Db {
         &self.pool
     }
 
-    /// PostgreSQL's pool for statements over arrays of keys — grouped point statements, batch
-    /// marks and completions: plans made once per connection, never a sequential scan.
+    /// PostgreSQL's pool for statements over arrays of keys — grouped point statements and batch
+    /// marks: plans made once per connection, never a sequential scan.
     pub fn keyed_pg(&self) -> Option<&sqlx::PgPool> {
         self.keyed_pg.as_ref()
     }

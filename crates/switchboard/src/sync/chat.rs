@@ -115,7 +115,9 @@ impl Relay {
         replies.sort_by_key(|c| c.id);
         let new: Vec<(String, String, i64)> = replies
             .into_iter()
-            .map(|c| {
+            .map(|c| (format!("fd:{}", c.id), c))
+            .filter(|(source_ref, _)| !known.contains(source_ref))
+            .map(|(source_ref, c)| {
                 let text = c
                     .body
                     .as_deref()
@@ -124,13 +126,9 @@ impl Relay {
                     .unwrap_or_default();
                 // Ordered by when the agent wrote it; replies of one second keep Freshdesk's
                 // order through the rows' time-ordered ids.
-                (
-                    format!("fd:{}", c.id),
-                    text,
-                    c.created_at.unwrap_or(now).timestamp_micros(),
-                )
+                (source_ref, text, c.created_at.unwrap_or(now).timestamp_micros())
             })
-            .filter(|(source_ref, text, _)| !known.contains(source_ref) && !text.trim().is_empty())
+            .filter(|(_, text, _)| !text.trim().is_empty())
             .collect();
         fn reply(inc: IncidenceId, (source_ref, text, seq): &(String, String, i64)) -> NewDelivery<'_> {
             NewDelivery {
