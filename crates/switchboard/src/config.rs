@@ -52,6 +52,7 @@ pub const VARIABLES: &[&str] = &[
     "switchboard_worker_concurrency",
     "switchboard_job_lease_secs",
     "switchboard_poll_interval_ms",
+    "switchboard_claim_gap_ms",
     "switchboard_retry_base_ms",
     "switchboard_shutdown_grace_secs",
     "switchboard_provider_timeout_secs",
@@ -189,6 +190,8 @@ pub struct Config {
     pub worker_concurrency: usize,
     pub job_lease: Duration,
     pub poll_interval: Duration,
+    /// The least time between a worker's claims (see `WorkerOptions::claim_gap`).
+    pub claim_gap: Duration,
     /// The first retry's backoff; each further one doubles it (with jitter), up to 30 minutes.
     pub retry_base: Duration,
     pub shutdown_grace: Duration,
@@ -434,6 +437,7 @@ impl RawConfig {
             worker_concurrency,
             job_lease: Duration::from_secs(r.number("switchboard_job_lease_secs", 60, 2, 86_400)?),
             poll_interval: Duration::from_millis(r.number("switchboard_poll_interval_ms", 1000, 10, 60_000)?),
+            claim_gap: Duration::from_millis(r.number("switchboard_claim_gap_ms", 3, 0, 1000)?),
             retry_base: Duration::from_millis(r.number("switchboard_retry_base_ms", 2000, 10, 600_000)?),
             shutdown_grace: Duration::from_secs(r.number("switchboard_shutdown_grace_secs", 20, 0, 3600)?),
             provider_timeout: Duration::from_secs(r.number("switchboard_provider_timeout_secs", 10, 1, 300)?),

@@ -328,6 +328,7 @@ pub fn worker_options(config: &Config, scope: ClaimScope) -> WorkerOptions {
         concurrency: config.worker_concurrency,
         lease: config.job_lease,
         poll_interval: config.poll_interval,
+        claim_gap: config.claim_gap,
         retry_base: config.retry_base,
         shutdown_grace: config.shutdown_grace,
         scope,

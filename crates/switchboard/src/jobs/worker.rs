@@ -25,6 +25,10 @@ pub struct WorkerOptions {
     pub concurrency: usize,
     pub lease: Duration,
     pub poll_interval: Duration,
+    /// The least time between two claims. A claim is a round trip whatever it takes, and under
+    /// load every enqueue wakes the worker: claims spaced this far apart each take what became
+    /// due meanwhile instead of one or two jobs apiece, for at most this much delay.
+    pub claim_gap: Duration,
     pub retry_base: Duration,
     pub shutdown_grace: Duration,
     pub scope: ClaimScope,
@@ -89,6 +93,8 @@ impl Worker {
         // waits until a batch of slots is free rather than costing a statement per finished job.
         let mut more_due = false;
         let batch = (opts.concurrency / 4).max(1);
+        // Claims are spaced by `claim_gap`: when the last one was made.
+        let mut last_claim: Option<tokio::time::Instant> = None;
 
         while !shutdown.is_cancelled() {
             if last_reap.is_none_or(|at| at.elapsed() >= opts.poll_interval.max(Duration::from_secs(1))) {
@@ -103,7 +109,11 @@ impl Worker {
                 forget(&mut held, ended);
             }
             let free = opts.concurrency.saturating_sub(running.len());
-            if free > 0 && (!more_due || free >= batch) {
+            let next_claim = last_claim.map(|at| at + opts.claim_gap);
+            let wanted = free > 0 && (!more_due || free >= batch);
+            let claim_waits = wanted && next_claim.is_some_and(|at| at > tokio::time::Instant::now());
+            if wanted && !claim_waits {
+                last_claim = Some(tokio::time::Instant::now());
                 match queue::claim(&self.db, &opts.id, free, opts.lease, &opts.scope, clock::now()).await {
                     Ok(jobs) => {
                         db_trouble = false;
@@ -133,6 +143,7 @@ impl Worker {
                         warn!(error = %e, "could not renew job leases");
                     }
                 }
+                _ = tokio::time::sleep_until(next_claim.unwrap_or_else(tokio::time::Instant::now)), if claim_waits => {}
                 _ = tokio::time::sleep(opts.poll_interval) => {}
             }
         }

@@ -859,3 +859,51 @@ async fn lease_renewals_keep_only_the_jobs_still_running() {
     // Nothing to renew is no statement at all.
     assert_eq!(queue::extend_leases(db, &worker, &[], LEASE, t0).await.unwrap(), 0);
 }
+
+/// Records when each job started.
+struct Starts(mpsc::UnboundedSender<(i64, std::time::Instant)>);
+impl JobHandler for Starts {
+    fn handle<'a>(&'a self, job: &'a Job, _ctx: JobContext) -> BoxFuture<'a, JobResult> {
+        let _ = self.0.send((job.id, std::time::Instant::now()));
+        Box::pin(async { Ok(Outcome::Done) })
+    }
+}
+
+#[tokio::test]
+async fn claims_are_spaced_by_the_claim_gap() {
+    let app = spawn_app().await;
+    let gap = Duration::from_millis(400);
+    let (tx, mut started) = mpsc::unbounded_channel();
+    app.start_worker(Arc::new(Starts(tx)), |o| o.claim_gap = gap);
+    let next = async |rx: &mut mpsc::UnboundedReceiver<(i64, std::time::Instant)>| {
+        tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("the job did not run")
+            .unwrap()
+    };
+
+    // The claim that takes the first job comes after its enqueue; each enqueue wakes the worker.
+    let enqueued = std::time::Instant::now();
+    queue::enqueue_now(&app.state.db, probe(&app, 1), clock::now())
+        .await
+        .unwrap();
+    next(&mut started).await;
+    let mut ids = Vec::new();
+    for n in 2..=4 {
+        ids.push(
+            queue::enqueue_now(&app.state.db, probe(&app, n), clock::now())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    for _ in 0..3 {
+        let (id, at) = next(&mut started).await;
+        assert!(ids.contains(&id));
+        assert!(
+            at.duration_since(enqueued) >= gap,
+            "job {id} was claimed {:?} after the first enqueue, within the gap",
+            at.duration_since(enqueued)
+        );
+    }
+}
