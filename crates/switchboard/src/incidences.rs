@@ -16,7 +16,7 @@ use crate::clock;
 use crate::db::deliveries::Kind;
 use crate::db::incidences::{self as repo, Stored};
 use crate::db::records::{self, Base, Delivery, Record};
-use crate::db::{Backend, Db, DbError, DbResult};
+use crate::db::{Backend, Commit, Db, DbError, DbResult};
 use crate::jobs::queue;
 use crate::state::AppState;
 use crate::sync;
@@ -55,10 +55,11 @@ pub async fn record(
         .shared
         .incidence_by_conversation(tenant.id, channel, conversation)
         .await?;
-    record_read(state, tenant, channel, conversation, stored, event).await
+    record_read(state, tenant, channel, conversation, stored, event, Commit::Durable).await
 }
 
-/// [`record`] with the conversation's incidence as the caller just read it (`None`: none yet).
+/// [`record`] with the conversation's incidence as the caller just read it (`None`: none yet),
+/// committed as `commit` says (a job's record need not wait for the disk: see [`Commit`]).
 pub async fn record_read(
     state: &AppState,
     tenant: &Tenant,
@@ -66,9 +67,10 @@ pub async fn record_read(
     conversation: &ConversationId,
     mut stored: Option<Stored>,
     event: &ConversationEvent,
+    commit: Commit,
 ) -> Result<Recorded, RecordError> {
     for _ in 0..ATTEMPTS {
-        if let Some(done) = try_record(state, tenant, stored, channel, conversation, event).await? {
+        if let Some(done) = try_record(state, tenant, stored, channel, conversation, event, commit).await? {
             return Ok(done);
         }
         stored = state
@@ -79,19 +81,20 @@ pub async fn record_read(
     Err(RecordError::Contended)
 }
 
-/// Records `event` for a stored incidence (found by id).
+/// Records `event` for a stored incidence (found by id), committed as `commit` says.
 pub async fn record_for(
     state: &AppState,
     tenant: &Tenant,
     id: IncidenceId,
     event: &ConversationEvent,
+    commit: Commit,
 ) -> Result<Option<Recorded>, RecordError> {
     for _ in 0..ATTEMPTS {
         let Some(stored) = state.shared.incidence_by_id(tenant.id, id).await? else {
             return Ok(None);
         };
         let (channel, conversation) = (stored.incidence.channel, stored.incidence.conversation_id.clone());
-        if let Some(done) = try_record(state, tenant, Some(stored), channel, &conversation, event).await? {
+        if let Some(done) = try_record(state, tenant, Some(stored), channel, &conversation, event, commit).await? {
             return Ok(Some(done));
         }
     }
@@ -105,6 +108,7 @@ async fn try_record(
     channel: Channel,
     conversation: &ConversationId,
     event: &ConversationEvent,
+    commit: Commit,
 ) -> Result<Option<Recorded>, RecordError> {
     let now = clock::now();
     let created = stored.is_none();
@@ -116,7 +120,8 @@ async fn try_record(
         Some(s) => Base::Version(s.version),
     };
     let inc = decision.incidence.clone();
-    let record = to_record(tenant, decision, base, created, now)?;
+    let mut record = to_record(tenant, decision, base, created, now)?;
+    record.commit = commit;
     if !state.recorder.save(record).await? {
         debug!(incidence = %inc.id, "incidence changed meanwhile; applying again");
         return Ok(None);
@@ -228,7 +233,8 @@ pub async fn close(
         context: None,
         identity: None,
     };
-    record_for(state, tenant, id, &event).await
+    // Answers a request: on disk before the answer.
+    record_for(state, tenant, id, &event, Commit::Durable).await
 }
 
 /// Links an order to the customer's incidence of the `assisted_window_days` before it (§9).
@@ -256,7 +262,7 @@ pub async fn link_order(
         context: None,
         identity: None,
     };
-    Ok(record_for(state, tenant, stored.id(), &event)
+    Ok(record_for(state, tenant, stored.id(), &event, Commit::Durable)
         .await?
         .map(|r| r.incidence.id))
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::ids::{TenantId, UserId};
 use sqlx::types::Json;
 
-use super::{Db, DbResult, on_db, on_read};
+use super::{Db, DbResult, Exec, on_db, on_exec, on_read};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {
@@ -53,12 +53,14 @@ pub async fn freshchat_user_for(db: &Db, tenant: TenantId, user: &UserId) -> DbR
     )
 }
 
+/// Stores the copy: a commit that need not wait for the disk (`Commit::Relaxed`), as a copy
+/// lost in a database crash is fetched again.
 pub async fn upsert(db: &Db, tenant: TenantId, c: &Customer) -> DbResult<()> {
     const SQL: &str = "INSERT INTO customers (tenant_id, freshchat_user_id, user_id, email, phone, name, properties, fetched_at) \
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, freshchat_user_id) DO UPDATE SET \
                        user_id = excluded.user_id, email = excluded.email, phone = excluded.phone, name = excluded.name, \
                        properties = excluded.properties, fetched_at = excluded.fetched_at";
-    on_db!(db, pool => {
+    on_exec!(Exec::Relaxed(db), pool => {
         sqlx::query(SQL)
             .bind(tenant.as_uuid())
             .bind(&c.freshchat_user_id)

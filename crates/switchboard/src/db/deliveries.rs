@@ -7,7 +7,7 @@ use uuid::Uuid;
 use domain::incidence::TimelineEntry;
 use sqlx::types::Json;
 
-use super::{Db, DbError, DbResult, Exec, Pool, on_db, on_exec, on_read};
+use super::{Commit, Db, DbError, DbResult, Exec, on_db, on_exec, on_read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -255,7 +255,8 @@ pub async fn mark_sent<'a>(
 }
 
 /// Marks a write made and logs it on the incidence's timeline, together: on PostgreSQL one
-/// statement.
+/// statement, a job's write that need not wait for the disk ([`Commit::Relaxed`]: lost in a
+/// crash, the delivery is still `sending` and the job, run again, finds the write made).
 pub async fn mark_sent_logged(
     db: &Db,
     tenant: TenantId,
@@ -268,7 +269,7 @@ pub async fn mark_sent_logged(
                       WHERE tenant_id = $1 AND id = $2) \
                       INSERT INTO timeline (id, tenant_id, incidence_id, kind, actor, content, metadata, provider_ref, created_at) \
                       VALUES ($5, $1, $6, $7, $8, $9, $10, $11, $4) ON CONFLICT (incidence_id, kind, provider_ref) DO NOTHING";
-    let Pool::Pg(pool) = db.pool() else {
+    let Some(pool) = db.pg_for(Commit::Relaxed) else {
         let mut tx = db.begin().await?;
         mark_sent(&mut tx, tenant, id, remote_id, entry.at).await?;
         super::incidences::add_timeline(&mut tx, tenant, incidence, entry).await?;

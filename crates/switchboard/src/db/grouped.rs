@@ -9,7 +9,7 @@
 
 use std::future::Future;
 
-use super::{Db, DbError, DbResult};
+use super::{Commit, Db, DbError, DbResult};
 use crate::batch::Batcher;
 
 pub struct Grouped<K, V> {
@@ -39,7 +39,24 @@ impl<K: Send + 'static, V: Clone + Send + 'static> Grouped<K, V> {
         F: Fn(sqlx::PgPool, Vec<K>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = DbResult<Vec<V>>> + Send + 'static,
     {
-        let batch = match db.keyed_pg() {
+        Self::on(db.keyed_pg(), many)
+    }
+
+    /// [`Grouped::new`] for a job's write that need not wait for the disk ([`Commit::Relaxed`]).
+    pub fn relaxed<F, Fut>(db: &Db, many: F) -> Self
+    where
+        F: Fn(sqlx::PgPool, Vec<K>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = DbResult<Vec<V>>> + Send + 'static,
+    {
+        Self::on(db.pg_for(Commit::Relaxed), many)
+    }
+
+    fn on<F, Fut>(pool: Option<&sqlx::PgPool>, many: F) -> Self
+    where
+        F: Fn(sqlx::PgPool, Vec<K>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = DbResult<Vec<V>>> + Send + 'static,
+    {
+        let batch = match pool {
             Some(pool) => {
                 let pool = pool.clone();
                 // Two groups in flight: the next gathers while one is at the database.

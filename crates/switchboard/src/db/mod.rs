@@ -72,6 +72,10 @@ macro_rules! on_exec {
     ($exec:expr, $conn:ident => $body:expr) => {
         match $exec {
             $crate::db::Exec::Db(db) => $crate::db::on_db!(db, $conn => $body),
+            $crate::db::Exec::Relaxed(db) => match db.pg_for($crate::db::Commit::Relaxed) {
+                Some($conn) => $body,
+                None => $crate::db::on_db!(db, $conn => $body),
+            },
             $crate::db::Exec::Tx(tx) => $crate::db::on_tx!(tx, $conn => $body),
         }
     };
@@ -83,6 +87,8 @@ pub use crate::{on_db, on_exec, on_read, on_tx};
 /// transaction by itself takes the pool: one round trip instead of three (`BEGIN`, it, `COMMIT`).
 pub enum Exec<'a> {
     Db(&'a Db),
+    /// The pool, for a job's write whose commit need not wait for the disk ([`Commit::Relaxed`]).
+    Relaxed(&'a Db),
     Tx(&'a mut Tx),
 }
 
@@ -102,7 +108,7 @@ impl Exec<'_> {
     /// Wakes job workers once the write is committed: now, or when the transaction commits.
     pub fn wake_workers_on_commit(&mut self) {
         match self {
-            Exec::Db(db) => db.jobs_enqueued(),
+            Exec::Db(db) | Exec::Relaxed(db) => db.jobs_enqueued(),
             Exec::Tx(tx) => tx.wake_workers_on_commit(),
         }
     }
@@ -140,6 +146,31 @@ pub type DbResult<T> = Result<T, DbError>;
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// Whether a write's commit waits for the disk (PostgreSQL; SQLite's always do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commit {
+    /// Waits: the write answers a webhook or a request, or it is the intent committed before a
+    /// provider write.
+    Durable,
+    /// Does not wait: a job's write before it finishes. The job's completion commits after it,
+    /// and PostgreSQL's WAL reaches the disk in order, so a crash that loses the write loses
+    /// the completion too and the job runs again (jobs are idempotent). Any later durable
+    /// commit — a job's intent before a provider write — takes it to the disk first, so no
+    /// provider ever sees the consequence of a write that was then lost.
+    Relaxed,
+}
+
+impl Commit {
+    /// How a statement shared by several writes commits: it waits if any of them must.
+    pub fn of_all(commits: impl IntoIterator<Item = Commit>) -> Commit {
+        if commits.into_iter().all(|c| c == Commit::Relaxed) {
+            Commit::Relaxed
+        } else {
+            Commit::Durable
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -226,13 +257,10 @@ impl Db {
                 .connect_with(opts.clone().options(KEYED))
                 .await?;
             keyed_pg = Some(keyed);
-            // The queue's own bookkeeping — claims, completions, lease renewals — commits
-            // without waiting for its WAL to reach the disk. A database crash can lose only the
-            // last fraction of a second of them, and losing one only repeats work: a lost claim
-            // leaves the job queued, a lost completion runs it again (handlers are idempotent).
-            // Nothing of it is lost otherwise: a later durable commit (a handler's write before
-            // any provider call) flushes the WAL written before it. Every commit that answers a
-            // webhook or records a decision still waits for the disk.
+            // Writes whose loss only repeats work commit without waiting for their WAL to reach
+            // the disk (see `Commit::Relaxed`). A database crash can lose only the last fraction
+            // of a second of them; nothing is lost otherwise, and a later durable commit (the
+            // intent before any provider write) flushes the WAL written before it.
             relaxed_pg = Some(
                 PgPoolOptions::new()
                     .max_connections(RELAXED_CONNECTIONS)
@@ -285,11 +313,21 @@ impl Db {
         self.keyed_pg.as_ref()
     }
 
-    /// PostgreSQL's pool for the job queue's bookkeeping (claims, completions, lease renewals):
-    /// commits that do not wait for the disk, because losing one on a database crash only
-    /// makes work run again. Never for a write that answers a webhook or records a decision.
+    /// PostgreSQL's pool for writes whose loss in a database crash only makes work run again
+    /// ([`Commit::Relaxed`]): commits that do not wait for the disk. The queue's bookkeeping
+    /// (claims, completions, lease renewals) and what jobs write before they finish.
     pub fn relaxed_pg(&self) -> Option<&sqlx::PgPool> {
         self.relaxed_pg.as_ref()
+    }
+
+    /// PostgreSQL's pool for a write that commits as `commit` says; `None` on SQLite, where
+    /// every commit waits for the disk.
+    pub fn pg_for(&self, commit: Commit) -> Option<&sqlx::PgPool> {
+        match (&self.pool, commit) {
+            (Pool::Sqlite(_), _) => None,
+            (Pool::Pg(pool), Commit::Durable) => Some(pool),
+            (Pool::Pg(pool), Commit::Relaxed) => Some(self.relaxed_pg.as_ref().unwrap_or(pool)),
+        }
     }
 
     /// PostgreSQL's pool for storing webhooks (see [`ACCEPT_CONNECTIONS`]).
@@ -460,9 +498,10 @@ fn spawn_notifier(pool: PgPool, mut commits: watch::Receiver<u64>, instance: Arc
 /// in flight.
 pub const ACCEPT_CONNECTIONS: u32 = 4;
 
-/// Connections for the job queue's bookkeeping (see [`Db::relaxed_pg`]): a worker claims from
-/// one loop and completes from one batch writer.
-const RELAXED_CONNECTIONS: u32 = 3;
+/// Connections for writes that need not wait for the disk (see [`Db::relaxed_pg`]): a worker's
+/// claims, its completions, the event marks and the sent marks (one batch writer each), two
+/// record writers, and a relay's sent-and-logged marks.
+const RELAXED_CONNECTIONS: u32 = 8;
 
 const NOTIFY_EVERY: Duration = Duration::from_millis(2);
 
@@ -485,6 +524,14 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact_url("sqlite:data/x.db"), "sqlite:data/x.db");
+    }
+
+    #[test]
+    fn a_shared_statement_waits_for_the_disk_if_any_of_its_writes_must() {
+        use Commit::{Durable, Relaxed};
+        assert_eq!(Commit::of_all([Relaxed, Relaxed]), Relaxed);
+        assert_eq!(Commit::of_all([Relaxed, Durable, Relaxed]), Durable);
+        assert_eq!(Commit::of_all([Durable]), Durable);
     }
 
     #[tokio::test]

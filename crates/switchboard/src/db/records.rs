@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::deliveries::{self, Kind, NewDelivery};
 use super::incidences::add_timeline;
-use super::{Db, DbResult, Pool, Tx, on_tx};
+use super::{Commit, Db, DbResult, Pool, Tx, on_tx};
 use crate::jobs::{NewJob, queue};
 
 /// What the incidence was when the decision was taken.
@@ -51,6 +51,8 @@ pub struct Record {
     pub deliveries: Vec<Delivery>,
     pub jobs: Vec<NewJob>,
     pub now: DateTime<Utc>,
+    /// Durable unless a job made it (see [`Commit::Relaxed`]).
+    pub commit: Commit,
 }
 
 impl Record {
@@ -70,6 +72,7 @@ impl Record {
             deliveries: Vec::new(),
             jobs: Vec::new(),
             now,
+            commit: Commit::Durable,
         }
     }
 
@@ -83,7 +86,10 @@ impl Record {
 /// again). Records of one incidence must not share a call.
 pub async fn save_all(db: &Db, records: &[Record]) -> DbResult<Vec<bool>> {
     let saved = match db.pool() {
-        Pool::Pg(pool) => save_all_pg(pool, records).await?,
+        Pool::Pg(pool) => {
+            let commit = Commit::of_all(records.iter().map(|r| r.commit));
+            save_all_pg(db.pg_for(commit).unwrap_or(pool), records).await?
+        }
         Pool::Sqlite(_) => {
             let mut tx = db.begin().await?;
             let mut saved = Vec::with_capacity(records.len());

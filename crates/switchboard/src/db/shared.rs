@@ -28,7 +28,8 @@ impl SharedStatements {
             by_id: Grouped::new(db, incidences::by_ids_pg),
             unsent: Grouped::new(db, deliveries::unsent_many_pg),
             sending: Grouped::new(db, deliveries::mark_sending_many_pg),
-            sent: Grouped::new(db, deliveries::mark_sent_many_pg),
+            // After the provider's answer: a job's write (see `Commit::Relaxed`).
+            sent: Grouped::relaxed(db, deliveries::mark_sent_many_pg),
             db: db.clone(),
         }
     }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::batch::Batcher;
 use crate::db::grouped::Grouped;
-use crate::db::{Db, DbError, DbResult, Exec, Pool, Tx, on_exec, on_read, on_tx};
+use crate::db::{Commit, Db, DbError, DbResult, Exec, Pool, Tx, on_exec, on_read, on_tx};
 use crate::jobs::registry::{BoxFuture, JobContext, JobResult};
 use crate::jobs::{JobError, JobSpec, NewJob, Outcome, priority, queue};
 
@@ -401,14 +401,16 @@ async fn get_many_pg(pool: sqlx::PgPool, keys: Vec<(TenantId, Uuid)>) -> DbResul
     Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
 }
 
-/// Records how processing ended for each of `marks`: one statement on PostgreSQL; on SQLite
-/// (where statements are cheap and commits are not) one transaction.
+/// Records how processing ended for each of `marks`: one statement on PostgreSQL, a job's write
+/// that need not wait for the disk ([`Commit::Relaxed`]: the processing jobs' completions
+/// commit after it); on SQLite (where statements are cheap and commits are not) one transaction.
 async fn finish_all(db: &Db, marks: &[Mark], now: DateTime<Utc>) -> DbResult<()> {
     const PG_MANY: &str = "UPDATE inbox_events e SET state = m.state, error = m.error, processed_at = $5 \
                            FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS m(tenant_id, id, state, error) \
                            WHERE e.tenant_id = m.tenant_id AND e.id = m.id";
-    match (db.pool(), marks) {
-        (Pool::Pg(pool), [_, _, ..]) => {
+    match (db.pg_for(Commit::Relaxed), marks) {
+        (_, []) => {}
+        (Some(pool), _) => {
             let tenants: Vec<Uuid> = marks.iter().map(|m| m.tenant.as_uuid()).collect();
             let ids: Vec<Uuid> = marks.iter().map(|m| m.id).collect();
             let states: Vec<&str> = marks.iter().map(|m| m.state.as_str()).collect();
@@ -419,7 +421,7 @@ async fn finish_all(db: &Db, marks: &[Mark], now: DateTime<Utc>) -> DbResult<()>
                 .bind(states)
                 .bind(errors)
                 .bind(now)
-                .execute(db.keyed_pg().unwrap_or(pool))
+                .execute(pool)
                 .await?;
         }
         (_, [m]) => finish_one(db, m, now).await?,

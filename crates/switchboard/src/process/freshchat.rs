@@ -11,6 +11,7 @@ use providers::freshchat::{ActorType, MessageType, WebhookEvent, parse_webhook};
 
 use super::tenant;
 use crate::clock;
+use crate::db::Commit;
 use crate::db::customers::Customer;
 use crate::db::incidences::{self as repo, SyncUpdate};
 use crate::inbox::{Disposition, EventProcessor, InboxEvent, ProcessError};
@@ -118,8 +119,16 @@ impl FreshchatEvents {
             context,
             identity,
         };
-        let recorded =
-            incidences::record_read(&self.state, &tenant, Channel::InAppChat, &conversation, stored, &event).await?;
+        let recorded = incidences::record_read(
+            &self.state,
+            &tenant,
+            Channel::InAppChat,
+            &conversation,
+            stored,
+            &event,
+            Commit::Relaxed,
+        )
+        .await?;
         if let Some(resolved) = chat_resolved {
             let u = SyncUpdate {
                 chat_resolved: Some(resolved),

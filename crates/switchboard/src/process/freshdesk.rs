@@ -15,6 +15,7 @@ use providers::freshdesk::{AutomationEvent, parse_webhook};
 use super::tenant;
 use crate::clock;
 use crate::db::incidences::{self as repo, Stored, SyncUpdate};
+use crate::db::{Commit, Exec};
 use crate::inbox::{Disposition, EventProcessor, InboxEvent, ProcessError};
 use crate::incidences;
 use crate::jobs::queue;
@@ -47,7 +48,8 @@ impl FreshdeskEvents {
         match event {
             AutomationEvent::AgentReply { agent_email, .. } => {
                 let job = sync::chat::job(tenant.id, incidence.id(), agent_email)?;
-                queue::enqueue_now(&self.state.db, job, clock::now()).await?;
+                // This job's write: its completion commits after it (see `Commit::Relaxed`).
+                queue::enqueue(Exec::Relaxed(&self.state.db), job, clock::now()).await?;
             }
             AutomationEvent::StatusChanged { .. } => self.status_changed(&tenant, &incidence, ticket_id).await?,
         }
@@ -121,7 +123,7 @@ impl FreshdeskEvents {
             context: None,
             identity: None,
         };
-        incidences::record_for(&self.state, tenant, incidence.id(), &event).await?;
+        incidences::record_for(&self.state, tenant, incidence.id(), &event, Commit::Relaxed).await?;
         let u = SyncUpdate {
             ticket_status: Some(ticket.status.code().into()),
             ..Default::default()

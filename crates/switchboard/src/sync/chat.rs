@@ -19,7 +19,7 @@ use super::{admit, gated, job_error, observe, same_text, still_admitted, tenant_
 use crate::clock;
 use crate::db::deliveries::{self, Delivery, Kind, NewDelivery, State};
 use crate::db::incidences::{self as repo, Stored, SyncUpdate};
-use crate::db::{DbError, DbResult};
+use crate::db::{DbError, DbResult, Exec};
 use crate::integrations::Freshchat;
 use crate::jobs::registry::{JobContext, JobResult};
 use crate::jobs::{JobError, JobSpec, NewJob, Outcome, priority};
@@ -139,11 +139,12 @@ impl Relay {
                 body: text.as_str(),
             }
         }
-        // Usually one new reply: its insert is a transaction by itself.
+        // Usually one new reply: its insert is a transaction by itself, and need not wait for
+        // the disk — the intent before its send does (see `Commit::Relaxed`).
         match new.as_slice() {
             [] => {}
             [one] => {
-                deliveries::add(db, tenant, reply(inc, one), now).await?;
+                deliveries::add(Exec::Relaxed(db), tenant, reply(inc, one), now).await?;
             }
             many => {
                 let mut tx = db.begin().await?;

@@ -776,12 +776,13 @@ async fn a_claimed_job_put_back_waits_beside_the_twin_enqueued_while_it_ran() {
     );
 }
 
-/// On PostgreSQL only the queue's own bookkeeping (claims, completions, lease renewals), whose
-/// loss in a database crash only repeats work, commits without waiting for the disk; the pools
-/// that answer webhooks and record decisions wait. SQLite has no such pool (synchronous=FULL).
+/// On PostgreSQL only writes whose loss in a database crash only repeats work — the queue's own
+/// bookkeeping (claims, completions, lease renewals) and jobs' writes before they finish — commit
+/// without waiting for the disk; the pools that answer webhooks and requests wait. SQLite has no
+/// such pool (synchronous=FULL).
 #[tokio::test]
-async fn only_the_queues_bookkeeping_commits_without_waiting_for_the_disk() {
-    use switchboard::db::Pool;
+async fn only_writes_whose_loss_repeats_work_commit_without_waiting_for_the_disk() {
+    use switchboard::db::{Commit, Pool};
 
     async fn synchronous_commit(pool: &sqlx::PgPool) -> String {
         sqlx::query_scalar("SHOW synchronous_commit")
@@ -794,12 +795,15 @@ async fn only_the_queues_bookkeeping_commits_without_waiting_for_the_disk() {
     let db = &app.state.db;
     let Pool::Pg(main) = db.pool() else {
         assert!(db.relaxed_pg().is_none());
+        assert!(db.pg_for(Commit::Relaxed).is_none());
         return;
     };
     assert_eq!(synchronous_commit(main).await, "on");
     assert_eq!(synchronous_commit(db.accept_pg().unwrap()).await, "on");
     assert_eq!(synchronous_commit(db.keyed_pg().unwrap()).await, "on");
     assert_eq!(synchronous_commit(db.relaxed_pg().unwrap()).await, "off");
+    assert_eq!(synchronous_commit(db.pg_for(Commit::Relaxed).unwrap()).await, "off");
+    assert_eq!(synchronous_commit(db.pg_for(Commit::Durable).unwrap()).await, "on");
 
     // And the queue works through it: a claimed job's completion is seen by every connection.
     let worker = format!("relaxed-{}", uuid::Uuid::new_v4());
