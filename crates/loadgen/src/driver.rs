@@ -277,7 +277,8 @@ impl Driver {
     }
 
     /// The agent writes the reply in Freshdesk (recorded, no webhook: the sandbox's deliveries
-    /// are off); returns the automation body Freshdesk would send.
+    /// are off); returns the automation body Freshdesk would send for it (carrying this reply,
+    /// even when another is written on the ticket at the same moment).
     async fn agent_reply(&self, ticket: u64, seq: u64, marker: &str) -> Result<Vec<u8>, sandbox::SandboxError> {
         let inner = &self.inner;
         let agent = inner
@@ -285,8 +286,7 @@ impl Driver {
             .get(usize::try_from(seq).unwrap_or(0) % inner.agents.len().max(1))
             .map(String::as_str);
         let html = format!("<p>Yes, we can do that, and the menu is attached. [{marker}]</p>");
-        inner.sandbox.agent_replies(ticket, &html, agent).await?;
-        inner.sandbox.agent_reply_body(ticket)
+        Ok(inner.sandbox.agent_replies_with_body(ticket, &html, agent)?.1)
     }
 
     /// Sends; returns (sent, answered) run-clock µs and the answer.

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use crate::config::{AGENT_REPLY_TEMPLATE, AutomationTrigger};
 use crate::freshchat::webhooks::{MessageShape, message_create_body};
 use crate::freshdesk::automation::rule_body;
-use crate::freshdesk::store::REPLY_SENT_TOKEN;
+use crate::freshdesk::store::{FreshdeskStore, REPLY_SENT_TOKEN};
 use crate::{ChatRef, Sandbox, SandboxError, lock, timestamps};
 
 impl Sandbox {
@@ -41,17 +41,37 @@ impl Sandbox {
     /// with the ticket's latest public comment.
     pub fn agent_reply_body(&self, ticket_id: u64) -> Result<Vec<u8>, SandboxError> {
         let escape = self.inner.escape_template_values.load(Ordering::SeqCst);
-        let store = lock(&self.inner.freshdesk);
-        if store.ticket(ticket_id).is_none() {
-            return Err(SandboxError::TicketNotFound(ticket_id));
-        }
-        let template = store
-            .automations
-            .iter()
-            .find(|r| r.trigger == AutomationTrigger::AgentReply)
-            .map_or(AGENT_REPLY_TEMPLATE, |r| r.template.as_str());
-        Ok(rule_body(&store, template, ticket_id, REPLY_SENT_TOKEN, escape))
+        agent_reply_body(&lock(&self.inner.freshdesk), ticket_id, escape)
     }
+
+    /// An agent replies in the Freshdesk UI ([`Sandbox::agent_replies`]), and the body the
+    /// automation sends for that reply — rendered while the reply is still the ticket's latest
+    /// public comment: a reply made meanwhile on the same ticket cannot take its place, as it
+    /// could between [`Sandbox::agent_replies`] and [`Sandbox::agent_reply_body`].
+    pub fn agent_replies_with_body(
+        &self,
+        ticket_id: u64,
+        body_html: &str,
+        agent_email: Option<&str>,
+    ) -> Result<(u64, Vec<u8>), SandboxError> {
+        let escape = self.inner.escape_template_values.load(Ordering::SeqCst);
+        self.inner.desk(|store| {
+            let reply = store.agent_reply_from_ui(ticket_id, body_html, agent_email)?;
+            Ok((reply, agent_reply_body(store, ticket_id, escape)?))
+        })
+    }
+}
+
+fn agent_reply_body(store: &FreshdeskStore, ticket_id: u64, escape: bool) -> Result<Vec<u8>, SandboxError> {
+    if store.ticket(ticket_id).is_none() {
+        return Err(SandboxError::TicketNotFound(ticket_id));
+    }
+    let template = store
+        .automations
+        .iter()
+        .find(|r| r.trigger == AutomationTrigger::AgentReply)
+        .map_or(AGENT_REPLY_TEMPLATE, |r| r.template.as_str());
+    Ok(rule_body(store, template, ticket_id, REPLY_SENT_TOKEN, escape))
 }
 
 #[cfg(test)]
@@ -129,6 +149,30 @@ mod tests {
         );
         assert!(matches!(
             sandbox.agent_reply_body(ticket + 1),
+            Err(crate::SandboxError::TicketNotFound(_))
+        ));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_reply_s_own_body_carries_it_whatever_is_written_after() -> TestResult {
+        let sandbox = Sandbox::new(SandboxConfig::default())?;
+        let ticket = sandbox.inner.desk(|s| {
+            s.create_ticket(&json!({
+                "email": "c@example.com", "subject": "s", "description": "d", "status": 2, "priority": 1,
+            }))
+        });
+        let ticket = ticket.map_err(|e| format!("{e:?}"))?.id;
+        let (first, body) = sandbox.agent_replies_with_body(ticket, "<p>first</p>", None)?;
+        let (second, _) = sandbox.agent_replies_with_body(ticket, "<p>second</p>", None)?;
+        assert_ne!(first, second);
+        let comment = |b: &[u8]| -> Result<Value, serde_json::Error> {
+            Ok(serde_json::from_slice::<Value>(b)?["comment"].clone())
+        };
+        assert_eq!(comment(&body)?, json!("<p>first</p>"));
+        assert_eq!(comment(&sandbox.agent_reply_body(ticket)?)?, json!("<p>second</p>"));
+        assert!(matches!(
+            sandbox.agent_replies_with_body(ticket + 1, "<p>x</p>", None),
             Err(crate::SandboxError::TicketNotFound(_))
         ));
         Ok(())
