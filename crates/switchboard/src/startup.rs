@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use crate::auth::api_keys::KeyCache;
 use crate::config::Config;
+pub use crate::context_store::memory::Role as ContextRole;
 use crate::credentials::{FreshchatCredentials, FreshdeskCredentials};
 use crate::crypto::{KeySource, MasterKey};
 use crate::db::Db;
@@ -93,8 +94,9 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-/// The state shared by the HTTP server, the worker and CLI commands.
-pub async fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
+/// The state shared by the HTTP server, the worker and CLI commands; `contexts` says whether this
+/// process writes customers' live contexts (the server) or reads them.
+pub async fn state(config: Config, db: Db, contexts: ContextRole) -> anyhow::Result<AppState> {
     let (master_key, source) = MasterKey::load_or_create(config.master_key.as_ref(), &config.data_dir)?;
     if let KeySource::DevelopmentFile { path, created } = &source {
         warn!(
@@ -114,7 +116,7 @@ pub async fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         integrations: Integrations::new(db.clone(), master_key.clone(), http.clone()),
         tenants: TenantDirectory::new(db.clone()),
         keys: KeyCache::new(db.clone()),
-        contexts: crate::context_store::from_config(&config, &db).await?,
+        contexts: crate::context_store::from_config(&config, &db, contexts).await?,
         gates: Arc::new(crate::sync::gate::Gates::new()),
         ingest: crate::inbox::ingest::Ingest::start(db.clone(), config.ingest_queue),
         recorder: crate::incidences::Recorder::start(db.clone()),
@@ -237,7 +239,7 @@ impl Application {
         // From here on the public URL is known, even when the port was 0.
         let base = public_base_url(&config, listener.local_addr().ok());
         config.public_url = Some(base.clone());
-        let state = state(config, db).await?;
+        let state = state(config, db, ContextRole::Writer).await?;
         ensure_default_tenant(&state).await?;
         let registry = Arc::new(registry(&state));
         let sandbox = match embedded_sandbox::wanted(&state).await? {

@@ -133,7 +133,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 pub(crate) async fn cli_state(config: Config) -> anyhow::Result<AppState> {
     let db = startup::connect(&config, false).await?;
-    startup::state(config, db).await
+    // The server writes customers' contexts; a worker and the admin commands read them.
+    startup::state(config, db, startup::ContextRole::Reader).await
 }
 
 async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {

@@ -4,10 +4,11 @@
 //!
 //! Each customer has a slot with its own async lock, held across the read-change-write so two
 //! updates of one customer never lose each other; customers never wait on each other's I/O (the
-//! map's own lock is held only to find a slot). Only values this process wrote are served from
-//! memory; others are read from the database, so a separate `worker` process sees what `serve`
-//! wrote. One process writes a customer's context: several `serve` processes sharing a database
-//! use the Redis store instead.
+//! map's own lock is held only to find a slot). One process writes customers' contexts (`serve`:
+//! several `serve` processes sharing a database use the Redis store instead), so the writer keeps
+//! in memory whatever it wrote or read — a customer without a context costs one read, not one
+//! per message. A reader (a separate `worker` process) reads the database each time, so it sees
+//! what `serve` wrote.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -48,11 +49,31 @@ pub struct MemoryStore {
     clock: Clock,
     capacity: usize,
     slots: Mutex<HashMap<Key, Slot>>,
+    /// Whether this process writes the contexts (it keeps what it reads) or only reads them.
+    role: Role,
+}
+
+/// What a process does with the contexts in its store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `serve`: the one process that changes them.
+    Writer,
+    /// `worker` and the CLI: they read what the writer wrote.
+    Reader,
 }
 
 impl MemoryStore {
+    /// The writer's store.
     pub fn new(db: Db, ttl: Duration) -> Self {
         Self::with_clock(db, ttl, system_clock())
+    }
+
+    /// A store that reads what another process writes.
+    pub fn reader(db: Db, ttl: Duration) -> Self {
+        Self {
+            role: Role::Reader,
+            ..Self::new(db, ttl)
+        }
     }
 
     /// A store whose expiry follows `clock` (tests move time without sleeping).
@@ -64,6 +85,7 @@ impl MemoryStore {
             clock,
             capacity: DEFAULT_CAPACITY,
             slots: Mutex::new(HashMap::new()),
+            role: Role::Writer,
         }
     }
 
@@ -122,10 +144,13 @@ impl ContextStore for MemoryStore {
             let slot = self.slot(tenant, user)?;
             let mut loaded = slot.lock().await;
             if loaded.is_none() {
-                // Not written here: another process may be writing it, so it is not kept.
                 let now = (self.clock)();
                 let read = load(&self.db, tenant, user);
                 let entry = self.loads.run((tenant, user.clone()), read).await?;
+                // Nobody but the writer changes it; a reader reads again, as the writer may.
+                if self.role == Role::Writer {
+                    *loaded = Some(entry.clone());
+                }
                 return Ok(entry.filter(|e| e.expires_at > now).map(|e| e.ctx));
             }
             self.current(&mut loaded, tenant, user).await

@@ -72,7 +72,9 @@ pub trait ContextStore: Send + Sync + 'static {
 }
 
 /// The store the configuration asks for: Redis when `REDIS_URL` is set, else in-process.
-pub async fn from_config(config: &Config, db: &Db) -> anyhow::Result<Arc<dyn ContextStore>> {
+/// The store `config` asks for; `role` says whether this process writes contexts (`serve`) or
+/// reads what another writes, which matters to the in-process store only.
+pub async fn from_config(config: &Config, db: &Db, role: memory::Role) -> anyhow::Result<Arc<dyn ContextStore>> {
     let ttl = config.context_ttl;
     match &config.redis_url {
         Some(url) => {
@@ -88,7 +90,10 @@ pub async fn from_config(config: &Config, db: &Db) -> anyhow::Result<Arc<dyn Con
                      set REDIS_URL when several serve/worker processes share the database"
                 );
             }
-            Ok(Arc::new(memory::MemoryStore::new(db.clone(), ttl)))
+            Ok(Arc::new(match role {
+                memory::Role::Writer => memory::MemoryStore::new(db.clone(), ttl),
+                memory::Role::Reader => memory::MemoryStore::reader(db.clone(), ttl),
+            }))
         }
     }
 }

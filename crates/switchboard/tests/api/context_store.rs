@@ -198,7 +198,7 @@ async fn the_in_process_store_persists_and_expires_without_sleeping() {
 async fn another_process_reads_what_this_one_wrote() {
     let (app, tenant, _) = two_tenants().await;
     let serve = MemoryStore::new(app.state.db.clone(), Duration::from_secs(600));
-    let worker = MemoryStore::new(app.state.db.clone(), Duration::from_secs(600));
+    let worker = MemoryStore::reader(app.state.db.clone(), Duration::from_secs(600));
     let u = user("split");
     let now = clock::now();
     serve.update(tenant, &u, screen(&u, "MENU", now)).await.unwrap();
@@ -207,6 +207,37 @@ async fn another_process_reads_what_this_one_wrote() {
     serve.update(tenant, &u, screen(&u, "CHECKOUT", now)).await.unwrap();
     let seen = worker.get(tenant, &u).await.unwrap().unwrap();
     assert_eq!(seen.current_screen(), Some("CHECKOUT"), "not a stale copy");
+}
+
+/// The writer is the only process that changes contexts, so what it read stays true: a customer
+/// without a context is read from the database once, not at every message. (Here a second
+/// writer — which the store's contract rules out — stands for the database changing behind its
+/// back: the first writer does not read again, a reader does.)
+#[tokio::test]
+async fn the_writer_reads_a_customer_once() {
+    let (app, tenant, _) = two_tenants().await;
+    let ttl = Duration::from_secs(600);
+    let serve = MemoryStore::new(app.state.db.clone(), ttl);
+    let reader = MemoryStore::reader(app.state.db.clone(), ttl);
+    let u = user("once");
+    assert!(serve.get(tenant, &u).await.unwrap().is_none());
+    assert!(reader.get(tenant, &u).await.unwrap().is_none());
+
+    let behind = MemoryStore::new(app.state.db.clone(), ttl);
+    behind
+        .update(tenant, &u, screen(&u, "MENU", clock::now()))
+        .await
+        .unwrap();
+    assert!(serve.get(tenant, &u).await.unwrap().is_none(), "read again");
+    let seen = reader.get(tenant, &u).await.unwrap().unwrap();
+    assert_eq!(seen.current_screen(), Some("MENU"));
+    // Its own writes it keeps as ever.
+    serve
+        .update(tenant, &u, screen(&u, "CART", clock::now()))
+        .await
+        .unwrap();
+    let own = serve.get(tenant, &u).await.unwrap().unwrap();
+    assert_eq!(own.current_screen(), Some("CART"));
 }
 
 async fn redis_store(ttl: Duration) -> Option<(RedisStore, String)> {
