@@ -71,9 +71,9 @@ pub trait ContextStore: Send + Sync + 'static {
     fn delete<'a>(&'a self, tenant: TenantId, user: &'a UserId) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
-/// The store the configuration asks for: Redis when `REDIS_URL` is set, else in-process.
-/// The store `config` asks for; `role` says whether this process writes contexts (`serve`) or
-/// reads what another writes, which matters to the in-process store only.
+/// The store the configuration asks for: Redis when `REDIS_URL` is set, else in-process. `role`
+/// says whether this process writes contexts (`serve`) or reads what another writes, which
+/// matters to the in-process store only.
 pub async fn from_config(config: &Config, db: &Db, role: memory::Role) -> anyhow::Result<Arc<dyn ContextStore>> {
     let ttl = config.context_ttl;
     match &config.redis_url {

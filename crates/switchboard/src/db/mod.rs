@@ -307,8 +307,9 @@ impl Db {
         &self.pool
     }
 
-    /// PostgreSQL's pool for statements over arrays of keys — grouped point statements and batch
-    /// marks: plans made once per connection, never a sequential scan.
+    /// PostgreSQL's pool for statements over arrays of keys — the grouped point statements that
+    /// wait for the disk (reads, and the marks committed before a provider call): plans made once
+    /// per connection, never a sequential scan.
     pub fn keyed_pg(&self) -> Option<&sqlx::PgPool> {
         self.keyed_pg.as_ref()
     }
