@@ -8,6 +8,7 @@ use std::time::Duration;
 use domain::ids::TenantId;
 
 use crate::db::customers::{self, Customer};
+use crate::db::grouped::Grouped;
 use crate::db::{Db, DbResult};
 use crate::ttl_cache::TtlCache;
 
@@ -17,6 +18,11 @@ pub struct CustomerDirectory {
     /// Only customers found: one not stored yet is fetched and stored by whoever meets it next,
     /// here or in another process.
     found: TtlCache<(TenantId, String), Arc<Customer>>,
+    /// Each conversation's first message reads and stores its customer: concurrent jobs share
+    /// the statements (see [`Grouped`]).
+    read: Grouped<(TenantId, String), Option<Customer>>,
+    /// A copy lost in a database crash is fetched again: see `Commit::Relaxed`.
+    stored: Grouped<(TenantId, Customer), ()>,
 }
 
 impl CustomerDirectory {
@@ -24,8 +30,10 @@ impl CustomerDirectory {
 
     pub fn new(db: Db) -> Self {
         Self {
-            db,
             found: TtlCache::new(Self::TTL, 50_000),
+            read: Grouped::new(&db, customers::by_freshchat_ids_pg),
+            stored: Grouped::relaxed(&db, customers::upsert_many_pg),
+            db,
         }
     }
 
@@ -34,7 +42,8 @@ impl CustomerDirectory {
         if let Some(c) = self.found.get(&key) {
             return Ok(Some(c));
         }
-        let Some(c) = customers::by_freshchat_id(&self.db, tenant, freshchat_user_id).await? else {
+        let alone = customers::by_freshchat_id(&self.db, tenant, freshchat_user_id);
+        let Some(c) = self.read.run(key.clone(), alone).await? else {
             return Ok(None);
         };
         let c = Arc::new(c);
@@ -44,7 +53,8 @@ impl CustomerDirectory {
 
     /// Stores a freshly fetched user (and remembers it).
     pub async fn store(&self, tenant: TenantId, customer: Customer) -> DbResult<Arc<Customer>> {
-        customers::upsert(&self.db, tenant, &customer).await?;
+        let alone = customers::upsert(&self.db, tenant, &customer);
+        self.stored.run((tenant, customer.clone()), alone).await?;
         let c = Arc::new(customer);
         self.found.insert((tenant, c.freshchat_user_id.clone()), c.clone());
         Ok(c)

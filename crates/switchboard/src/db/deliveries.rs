@@ -190,6 +190,79 @@ pub async fn known_refs(db: &Db, tenant: TenantId, incidence: IncidenceId, kind:
     })?)
 }
 
+/// [`known_refs`] for many incidences in one statement.
+pub async fn known_refs_many_pg(
+    pool: sqlx::PgPool,
+    keys: Vec<(TenantId, IncidenceId, Kind)>,
+) -> DbResult<Vec<Vec<String>>> {
+    const SQL: &str = "SELECT tenant_id, incidence_id, kind, source_ref FROM deliveries WHERE (tenant_id, incidence_id, kind) IN \
+                       (SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]))";
+    let rows: Vec<(Uuid, Uuid, String, String)> = sqlx::query_as(SQL)
+        .bind(keys.iter().map(|(t, _, _)| t.as_uuid()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(_, i, _)| i.as_uuid()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(_, _, k)| k.as_str()).collect::<Vec<_>>())
+        .fetch_all(&pool)
+        .await?;
+    Ok(keys
+        .iter()
+        .map(|(t, i, k)| {
+            rows.iter()
+                .filter(|(rt, ri, rk, _)| *rt == t.as_uuid() && *ri == i.as_uuid() && rk == k.as_str())
+                .map(|(_, _, _, source_ref)| source_ref.clone())
+                .collect()
+        })
+        .collect())
+}
+
+/// A write to record with others ([`add_many_pg`]).
+#[derive(Debug, Clone)]
+pub struct NewDeliveryOf {
+    pub tenant: TenantId,
+    pub incidence: IncidenceId,
+    pub kind: Kind,
+    pub source_ref: String,
+    pub seq: i64,
+    pub body: String,
+    pub now: DateTime<Utc>,
+}
+
+impl NewDeliveryOf {
+    pub fn new(tenant: TenantId, d: NewDelivery<'_>, now: DateTime<Utc>) -> Self {
+        Self {
+            tenant,
+            incidence: d.incidence,
+            kind: d.kind,
+            source_ref: d.source_ref.to_owned(),
+            seq: d.seq,
+            body: d.body.to_owned(),
+            now,
+        }
+    }
+}
+
+/// [`add`] for many writes in one statement; true for those not recorded before.
+pub async fn add_many_pg(pool: sqlx::PgPool, writes: Vec<NewDeliveryOf>) -> DbResult<Vec<bool>> {
+    const SQL: &str = "INSERT INTO deliveries (id, tenant_id, incidence_id, kind, source_ref, seq, body, state, created_at) \
+                       SELECT id, tenant_id, incidence_id, kind, source_ref, seq, body, 'pending', created_at \
+                       FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::text[], \
+                                   $8::timestamptz[]) \
+                         AS d(id, tenant_id, incidence_id, kind, source_ref, seq, body, created_at) \
+                       ON CONFLICT (incidence_id, kind, source_ref) DO NOTHING RETURNING id";
+    let ids: Vec<Uuid> = writes.iter().map(|_| Uuid::now_v7()).collect();
+    let inserted: Vec<Uuid> = sqlx::query_scalar(SQL)
+        .bind(&ids)
+        .bind(writes.iter().map(|w| w.tenant.as_uuid()).collect::<Vec<_>>())
+        .bind(writes.iter().map(|w| w.incidence.as_uuid()).collect::<Vec<_>>())
+        .bind(writes.iter().map(|w| w.kind.as_str()).collect::<Vec<_>>())
+        .bind(writes.iter().map(|w| w.source_ref.as_str()).collect::<Vec<_>>())
+        .bind(writes.iter().map(|w| w.seq).collect::<Vec<_>>())
+        .bind(writes.iter().map(|w| w.body.as_str()).collect::<Vec<_>>())
+        .bind(writes.iter().map(|w| w.now).collect::<Vec<_>>())
+        .fetch_all(&pool)
+        .await?;
+    Ok(ids.iter().map(|id| inserted.contains(id)).collect())
+}
+
 /// Records the intent to make the call, committed before the call is made.
 pub async fn mark_sending(db: &Db, tenant: TenantId, id: Uuid, now: DateTime<Utc>) -> DbResult<()> {
     const SQL: &str = "UPDATE deliveries SET state = 'sending', attempted_at = $3 WHERE tenant_id = $1 AND id = $2 AND state <> 'sent'";
@@ -290,6 +363,46 @@ pub async fn mark_sent_logged(
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// A write made, to mark and log with others ([`mark_sent_logged_many_pg`]).
+#[derive(Debug, Clone)]
+pub struct SentLogged {
+    pub tenant: TenantId,
+    pub delivery: Uuid,
+    pub remote_id: String,
+    pub incidence: IncidenceId,
+    pub entry: TimelineEntry,
+}
+
+/// [`mark_sent_logged`] for many writes in one statement (on the pool for
+/// [`Commit::Relaxed`]: see there).
+pub async fn mark_sent_logged_many_pg(pool: sqlx::PgPool, marks: Vec<SentLogged>) -> DbResult<Vec<()>> {
+    const SQL: &str = "WITH m AS (SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::uuid[], \
+                         $6::uuid[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::text[]) \
+                         AS m(tenant_id, delivery_id, remote_id, at, entry_id, incidence_id, kind, actor, content, metadata, \
+                              provider_ref)), \
+                      sent AS (UPDATE deliveries d SET state = 'sent', remote_id = m.remote_id, sent_at = m.at FROM m \
+                         WHERE d.tenant_id = m.tenant_id AND d.id = m.delivery_id) \
+                      INSERT INTO timeline (id, tenant_id, incidence_id, kind, actor, content, metadata, provider_ref, created_at) \
+                      SELECT entry_id, tenant_id, incidence_id, kind, actor, content, metadata, provider_ref, at FROM m \
+                      ON CONFLICT (incidence_id, kind, provider_ref) DO NOTHING";
+    let n = marks.len();
+    sqlx::query(SQL)
+        .bind(marks.iter().map(|m| m.tenant.as_uuid()).collect::<Vec<_>>())
+        .bind(marks.iter().map(|m| m.delivery).collect::<Vec<_>>())
+        .bind(marks.iter().map(|m| m.remote_id.as_str()).collect::<Vec<_>>())
+        .bind(marks.iter().map(|m| m.entry.at).collect::<Vec<_>>())
+        .bind(marks.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        .bind(marks.iter().map(|m| m.incidence.as_uuid()).collect::<Vec<_>>())
+        .bind(marks.iter().map(|m| m.entry.kind.as_str()).collect::<Vec<_>>())
+        .bind(marks.iter().map(|m| m.entry.actor.as_str()).collect::<Vec<_>>())
+        .bind(marks.iter().map(|m| m.entry.content.as_deref()).collect::<Vec<_>>())
+        .bind(marks.iter().map(|m| Json(&m.entry.metadata)).collect::<Vec<_>>())
+        .bind(marks.iter().map(|m| m.entry.provider_ref.as_str()).collect::<Vec<_>>())
+        .execute(&pool)
+        .await?;
+    Ok(vec![(); n])
 }
 
 /// Counts by state, for tests and diagnostics.

@@ -90,3 +90,41 @@ impl<K: Send + 'static, V: Clone + Send + 'static> Grouped<K, V> {
         }
     }
 }
+
+/// `items` split into rounds in which no key repeats, each item in the first round without its
+/// key, so the order among items of one key is kept: for statements that may touch a row only
+/// once (`UPDATE … FROM`, `INSERT … ON CONFLICT DO UPDATE`), run one round after the other.
+pub fn rounds<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> Vec<Vec<&T>> {
+    let mut rounds: Vec<Vec<&T>> = Vec::new();
+    for item in items {
+        let k = key(item);
+        // After the last round that has the key: an earlier one would run it before its elder.
+        let last_with = rounds.iter().rposition(|r| r.iter().any(|o| key(o) == k));
+        let first_free = last_with.map_or(0, |i| i + 1);
+        match rounds.get_mut(first_free) {
+            Some(round) => round.push(item),
+            None => rounds.push(vec![item]),
+        }
+    }
+    rounds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rounds;
+
+    #[test]
+    fn rounds_never_repeat_a_key_and_keep_each_key_s_order() {
+        let items = [("a", 1), ("b", 1), ("a", 2), ("a", 3), ("c", 1), ("b", 2)];
+        let r = rounds(&items, |i| i.0);
+        let shown: Vec<Vec<(&str, i32)>> = r.iter().map(|round| round.iter().map(|i| **i).collect()).collect();
+        assert_eq!(
+            shown,
+            vec![
+                vec![("a", 1), ("b", 1), ("c", 1)],
+                vec![("a", 2), ("b", 2)],
+                vec![("a", 3)],
+            ]
+        );
+    }
+}

@@ -173,6 +173,27 @@ pub async fn by_ticket(db: &Db, tenant: TenantId, ticket_id: i64) -> DbResult<Op
     Ok(row.map(Stored::from))
 }
 
+/// [`by_ticket`] for many tickets in one statement.
+pub async fn by_tickets_pg(pool: sqlx::PgPool, keys: Vec<(TenantId, i64)>) -> DbResult<Vec<Option<Stored>>> {
+    const SQL: &str =
+        select_stored!("WHERE (tenant_id, freshdesk_ticket_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::bigint[]))");
+    let rows: Vec<Row> = sqlx::query_as(SQL)
+        .bind(keys.iter().map(|(t, _)| t.as_uuid()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(_, ticket)| *ticket).collect::<Vec<_>>())
+        .fetch_all(&pool)
+        .await?;
+    let found: Vec<Stored> = rows.into_iter().map(Stored::from).collect();
+    Ok(keys
+        .iter()
+        .map(|(t, ticket)| {
+            found
+                .iter()
+                .find(|s| s.tenant_id == *t && s.sync.freshdesk_ticket_id == Some(*ticket))
+                .cloned()
+        })
+        .collect())
+}
+
 /// Adds a timeline entry unless the same provider thing is already logged; true when added.
 pub async fn add_timeline(tx: &mut Tx, tenant: TenantId, incidence: IncidenceId, e: &TimelineEntry) -> DbResult<bool> {
     const SQL: &str = "INSERT INTO timeline (id, tenant_id, incidence_id, kind, actor, content, metadata, provider_ref, created_at) \
@@ -216,7 +237,7 @@ pub async fn timeline(db: &Db, tenant: TenantId, incidence: IncidenceId) -> DbRe
 }
 
 /// Sets the sync columns given as `Some`.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SyncUpdate {
     pub freshdesk_ticket_id: Option<i64>,
     pub ticket_create_started_at: Option<Option<DateTime<Utc>>>,
@@ -271,6 +292,68 @@ pub async fn update_sync<'a>(
             .map(|r| r.rows_affected())
     })?;
     Ok(())
+}
+
+/// One incidence's [`SyncUpdate`], to apply with others in one statement.
+#[derive(Debug)]
+pub struct SyncMark {
+    pub tenant: TenantId,
+    pub id: IncidenceId,
+    pub update: SyncUpdate,
+    pub now: DateTime<Utc>,
+}
+
+/// [`update_sync`] for many incidences, one statement per round. An `UPDATE … FROM` applies
+/// only one of several rows that match the same incidence, so a second update of an incidence
+/// goes in the next round, after the first.
+pub async fn update_sync_many_pg(pool: sqlx::PgPool, marks: Vec<SyncMark>) -> DbResult<Vec<()>> {
+    const SQL: &str = "UPDATE incidences i SET \
+           freshdesk_ticket_id = COALESCE(m.ticket_id, i.freshdesk_ticket_id), \
+           ticket_create_started_at = CASE WHEN m.set_started THEN m.started ELSE i.ticket_create_started_at END, \
+           ticket_create_uncertain = COALESCE(m.uncertain, i.ticket_create_uncertain), \
+           ticket_status = COALESCE(m.status, i.ticket_status), chat_resolved = COALESCE(m.resolved, i.chat_resolved), \
+           fields_synced = COALESCE(m.fields, i.fields_synced), updated_at = m.now \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::bool[], $5::timestamptz[], $6::bool[], $7::int[], \
+                     $8::bool[], $9::jsonb[], $10::timestamptz[]) \
+           AS m(tenant_id, id, ticket_id, set_started, started, uncertain, status, resolved, fields, now) \
+         WHERE i.tenant_id = m.tenant_id AND i.id = m.id";
+    let n = marks.len();
+    for round in super::grouped::rounds(&marks, |m| (m.tenant, m.id)) {
+        sqlx::query(SQL)
+            .bind(round.iter().map(|m| m.tenant.as_uuid()).collect::<Vec<_>>())
+            .bind(round.iter().map(|m| m.id.as_uuid()).collect::<Vec<_>>())
+            .bind(round.iter().map(|m| m.update.freshdesk_ticket_id).collect::<Vec<_>>())
+            .bind(
+                round
+                    .iter()
+                    .map(|m| m.update.ticket_create_started_at.is_some())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                round
+                    .iter()
+                    .map(|m| m.update.ticket_create_started_at.flatten())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                round
+                    .iter()
+                    .map(|m| m.update.ticket_create_uncertain)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(round.iter().map(|m| m.update.ticket_status).collect::<Vec<_>>())
+            .bind(round.iter().map(|m| m.update.chat_resolved).collect::<Vec<_>>())
+            .bind(
+                round
+                    .iter()
+                    .map(|m| m.update.fields_synced.as_ref().map(Json))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(round.iter().map(|m| m.now).collect::<Vec<_>>())
+            .execute(&pool)
+            .await?;
+    }
+    Ok(vec![(); n])
 }
 
 /// A relay found no ticket to read replies from: remembers that one is wanted, unless the

@@ -77,6 +77,50 @@ pub async fn enqueue<'a>(exec: impl Into<Exec<'a>>, job: NewJob, now: DateTime<U
     Ok(id)
 }
 
+/// [`enqueue`] for many jobs in one statement, each on its own terms (a job that finds its
+/// unique or coalesce key taken is not enqueued, as alone); the number enqueued. Jobs sharing an
+/// ordering key are inserted in the given order.
+pub async fn enqueue_many_pg<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    jobs: &[NewJob],
+    now: DateTime<Utc>,
+) -> DbResult<u64> {
+    const SQL: &str = concat!(
+        "INSERT INTO jobs (tenant_id, kind, payload, priority, state, run_at, attempts, max_attempts, unique_key, \
+                           ordering_key, coalesce_key, created_at, updated_at) \
+         SELECT j.tenant_id, j.kind, j.payload, j.priority, 'queued', ",
+        not_before_predecessors!("j.run_at", "j.ordering_key"),
+        ", 0, j.max_attempts, j.unique_key, j.ordering_key, j.coalesce_key, $10, $10 \
+         FROM UNNEST($1::uuid[], $2::text[], $3::jsonb[], $4::int[], $5::timestamptz[], $6::int[], $7::text[], \
+                     $8::text[], $9::text[]) WITH ORDINALITY \
+           AS j(tenant_id, kind, payload, priority, run_at, max_attempts, unique_key, ordering_key, coalesce_key, n) \
+         ORDER BY j.n ON CONFLICT DO NOTHING"
+    );
+    let n = sqlx::query(SQL)
+        .bind(
+            jobs.iter()
+                .map(|j| j.tenant_id.map(|t| t.as_uuid()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| Json(&j.payload)).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.priority).collect::<Vec<_>>())
+        .bind(
+            jobs.iter()
+                .map(|j| j.run_at.unwrap_or(now).max(now))
+                .collect::<Vec<_>>(),
+        )
+        .bind(jobs.iter().map(|j| j.max_attempts).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.unique_key.as_deref()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.ordering_key.as_deref()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.coalesce_key.as_deref()).collect::<Vec<_>>())
+        .bind(now)
+        .execute(exec)
+        .await?
+        .rows_affected();
+    Ok(n)
+}
+
 /// Enqueues a job in a transaction of its own.
 pub async fn enqueue_now(db: &Db, job: NewJob, now: DateTime<Utc>) -> DbResult<Option<JobId>> {
     enqueue(db, job, now).await

@@ -13,7 +13,7 @@ use super::tenant;
 use crate::clock;
 use crate::db::Commit;
 use crate::db::customers::Customer;
-use crate::db::incidences::{self as repo, SyncUpdate};
+use crate::db::incidences::SyncUpdate;
 use crate::inbox::{Disposition, EventProcessor, InboxEvent, ProcessError};
 use crate::incidences;
 use crate::jobs::registry::BoxFuture;
@@ -134,7 +134,10 @@ impl FreshchatEvents {
                 chat_resolved: Some(resolved),
                 ..Default::default()
             };
-            repo::update_sync(&self.state.db, tenant.id, recorded.incidence.id, &u, clock::now()).await?;
+            let shared = &self.state.shared;
+            shared
+                .update_sync(tenant.id, recorded.incidence.id, u, clock::now())
+                .await?;
         }
         Ok(Disposition::Processed)
     }

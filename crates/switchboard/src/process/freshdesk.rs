@@ -14,11 +14,10 @@ use providers::freshdesk::{AutomationEvent, parse_webhook};
 
 use super::tenant;
 use crate::clock;
+use crate::db::Commit;
 use crate::db::incidences::{self as repo, Stored, SyncUpdate};
-use crate::db::{Commit, Exec};
 use crate::inbox::{Disposition, EventProcessor, InboxEvent, ProcessError};
 use crate::incidences;
-use crate::jobs::queue;
 use crate::jobs::registry::BoxFuture;
 use crate::state::AppState;
 use crate::sync::{self, gate::Provider, gated, job_error};
@@ -48,8 +47,7 @@ impl FreshdeskEvents {
         match event {
             AutomationEvent::AgentReply { agent_email, .. } => {
                 let job = sync::chat::job(tenant.id, incidence.id(), agent_email)?;
-                // This job's write: its completion commits after it (see `Commit::Relaxed`).
-                queue::enqueue(Exec::Relaxed(&self.state.db), job, clock::now()).await?;
+                self.state.shared.enqueue(job, clock::now()).await?;
             }
             AutomationEvent::StatusChanged { .. } => self.status_changed(&tenant, &incidence, ticket_id).await?,
         }
@@ -64,7 +62,7 @@ impl FreshdeskEvents {
         ticket_id: i64,
         conversation: Option<&str>,
     ) -> Result<Option<Stored>, ProcessError> {
-        if let Some(found) = repo::by_ticket(&self.state.db, tenant.id, ticket_id).await? {
+        if let Some(found) = self.state.shared.incidence_by_ticket(tenant.id, ticket_id).await? {
             return Ok(Some(found));
         }
         let Some(conversation) = conversation.and_then(|c| ConversationId::parse(c).ok()) else {
@@ -128,7 +126,8 @@ impl FreshdeskEvents {
             ticket_status: Some(ticket.status.code().into()),
             ..Default::default()
         };
-        repo::update_sync(&self.state.db, tenant.id, incidence.id(), &u, clock::now()).await?;
+        let shared = &self.state.shared;
+        shared.update_sync(tenant.id, incidence.id(), u, clock::now()).await?;
         Ok(())
     }
 }

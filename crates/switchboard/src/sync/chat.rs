@@ -17,9 +17,9 @@ use tracing::info;
 use super::gate::Provider;
 use super::{admit, gated, job_error, observe, same_text, still_admitted, tenant_of};
 use crate::clock;
-use crate::db::deliveries::{self, Delivery, Kind, NewDelivery, State};
+use crate::db::deliveries::{self, Delivery, Kind, NewDelivery, SentLogged, State};
 use crate::db::incidences::{self as repo, Stored, SyncUpdate};
-use crate::db::{DbError, DbResult, Exec};
+use crate::db::{DbError, DbResult};
 use crate::integrations::Freshchat;
 use crate::jobs::registry::{JobContext, JobResult};
 use crate::jobs::{JobError, JobSpec, NewJob, Outcome, priority};
@@ -65,7 +65,7 @@ pub async fn run(state: AppState, job: ChatSync, ctx: JobContext) -> JobResult {
     else {
         return Ok(Outcome::Done);
     };
-    let Some(stored) = repo::by_id(&state.db, tenant.id, job.incidence_id).await? else {
+    let Some(stored) = state.shared.incidence_by_id(tenant.id, job.incidence_id).await? else {
         return Err(JobError::Permanent(format!(
             "incidence {} does not exist",
             job.incidence_id
@@ -108,8 +108,8 @@ impl Relay {
         let conversations = listed
             .map_err(|e| job_error("listing the ticket's conversations", &e))?
             .value;
-        let (db, tenant, inc) = (&self.state.db, self.tenant.id, stored.incidence.id);
-        let known = deliveries::known_refs(db, tenant, inc, Kind::ChatReply).await?;
+        let (tenant, inc) = (self.tenant.id, stored.incidence.id);
+        let known = self.state.shared.known_refs(tenant, inc, Kind::ChatReply).await?;
         let now = clock::now();
         let mut replies: Vec<_> = conversations.iter().filter(|c| c.is_public_from_agent()).collect();
         replies.sort_by_key(|c| c.id);
@@ -139,21 +139,11 @@ impl Relay {
                 body: text.as_str(),
             }
         }
-        // Usually one new reply: its insert is a transaction by itself, and need not wait for
-        // the disk — the intent before its send does (see `Commit::Relaxed`).
-        match new.as_slice() {
-            [] => {}
-            [one] => {
-                deliveries::add(Exec::Relaxed(db), tenant, reply(inc, one), now).await?;
-            }
-            many => {
-                let mut tx = db.begin().await?;
-                for r in many {
-                    deliveries::add(&mut tx, tenant, reply(inc, r), now).await?;
-                }
-                tx.commit().await?;
-            }
-        }
+        // Each record stands alone (a reply recorded twice is recorded once; they are sent in
+        // `seq` order), so they need not share a transaction — they share a statement with
+        // other relays' instead.
+        let shared = &self.state.shared;
+        futures::future::try_join_all(new.iter().map(|r| shared.add_delivery(tenant, reply(inc, r), now))).await?;
         Ok(())
     }
 
@@ -169,7 +159,13 @@ impl Relay {
             info!(incidence = %id, "reply before the ticket was known; relaying once it is");
             return Ok(None);
         }
-        Ok(repo::by_id(&self.state.db, tenant, id).await?.as_ref().and_then(known))
+        Ok(self
+            .state
+            .shared
+            .incidence_by_id(tenant, id)
+            .await?
+            .as_ref()
+            .and_then(known))
     }
 
     async fn send_replies(&self, stored: &Stored, agent_email: Option<&str>) -> Result<(), JobError> {
@@ -218,7 +214,14 @@ impl Relay {
             provider_ref: message_id.to_owned(),
             at: now,
         };
-        deliveries::mark_sent_logged(&self.state.db, self.tenant.id, d.id, message_id, inc, &entry).await?;
+        let mark = SentLogged {
+            tenant: self.tenant.id,
+            delivery: d.id,
+            remote_id: message_id.to_owned(),
+            incidence: inc,
+            entry,
+        };
+        self.state.shared.mark_sent_logged(mark).await?;
         info!(message = %message_id, "relayed a helpdesk reply to the chat");
         Ok(())
     }
@@ -292,7 +295,10 @@ impl Relay {
             chat_resolved: Some(want_resolved),
             ..Default::default()
         };
-        repo::update_sync(&self.state.db, self.tenant.id, stored.incidence.id, &u, clock::now()).await?;
+        let shared = &self.state.shared;
+        shared
+            .update_sync(self.tenant.id, stored.incidence.id, u, clock::now())
+            .await?;
         Ok(())
     }
 }

@@ -226,7 +226,7 @@ impl Syncer {
             ticket_create_uncertain: Some(true),
             ..Default::default()
         };
-        repo::update_sync(db, tenant, inc.id, &intent, now).await?;
+        self.state.shared.update_sync(tenant, inc.id, intent, now).await?;
 
         still_admitted(&self.state, &self.tenant, Provider::Freshdesk)?;
         let created = self.fd.client.create_ticket(&new).await;
@@ -416,7 +416,10 @@ impl Syncer {
                     ticket_status: Some(status.code().into()),
                     ..Default::default()
                 };
-                repo::update_sync(&self.state.db, self.tenant.id, stored.incidence.id, &u, clock::now()).await?;
+                let shared = &self.state.shared;
+                shared
+                    .update_sync(self.tenant.id, stored.incidence.id, u, clock::now())
+                    .await?;
                 Ok(())
             }
             Err(e) => Err(job_error("updating the ticket status", &e)),
@@ -467,7 +470,10 @@ impl Syncer {
             fields_synced: Some(fields_json(fields)),
             ..Default::default()
         };
-        repo::update_sync(&self.state.db, self.tenant.id, id, &u, clock::now()).await?;
+        self.state
+            .shared
+            .update_sync(self.tenant.id, id, u, clock::now())
+            .await?;
         Ok(())
     }
 

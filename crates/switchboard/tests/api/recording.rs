@@ -233,3 +233,216 @@ async fn concurrent_lookups_and_marks_each_get_their_own_answer() {
         assert!(shared.unsent(tenant, *id, Kind::TicketNote).await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn concurrent_relay_and_sync_writes_each_take_effect() {
+    use domain::incidence::{TimelineEntry, TimelineKind};
+    use switchboard::db::deliveries::{NewDelivery, SentLogged};
+    use switchboard::db::incidences::SyncUpdate;
+
+    let app = spawn_app_without_worker().await;
+    let convs: Vec<ConversationId> = (0..3).map(|_| conversation()).collect();
+    record_all(&app, convs.iter().map(|c| (c.clone(), message("first"))).collect()).await;
+    let (shared, tenant, db) = (&app.state.shared, app.tenant.id, &app.state.db);
+    let mut ids = Vec::new();
+    for c in &convs {
+        let s = shared
+            .incidence_by_conversation(tenant, Channel::InAppChat, c)
+            .await
+            .unwrap();
+        ids.push(s.unwrap().incidence.id);
+    }
+    let now = clock::now();
+
+    // Sync updates at once (one statement on PostgreSQL) — two of them for the first incidence,
+    // which apply one after the other, in order.
+    let ticket = |i: usize| 7_000 + i64::try_from(i).unwrap();
+    let mut updates: Vec<(domain::ids::IncidenceId, SyncUpdate)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let u = SyncUpdate {
+                freshdesk_ticket_id: Some(ticket(i)),
+                ticket_create_started_at: Some(Some(now)),
+                ..Default::default()
+            };
+            (*id, u)
+        })
+        .collect();
+    let second = SyncUpdate {
+        ticket_create_started_at: Some(None),
+        ticket_status: Some(3),
+        ..Default::default()
+    };
+    updates.push((ids[0], second));
+    let done = futures::future::join_all(
+        updates
+            .into_iter()
+            .map(|(id, u)| shared.update_sync(tenant, id, u, now)),
+    )
+    .await;
+    assert!(done.iter().all(Result::is_ok));
+    let first = repo::by_id(db, tenant, ids[0]).await.unwrap().unwrap().sync;
+    assert_eq!(first.freshdesk_ticket_id, Some(ticket(0)));
+    assert_eq!(
+        first.ticket_create_started_at, None,
+        "the later update of one incidence wins"
+    );
+    assert_eq!(first.ticket_status, Some(3));
+    let other = repo::by_id(db, tenant, ids[1]).await.unwrap().unwrap().sync;
+    assert_eq!(other.freshdesk_ticket_id, Some(ticket(1)));
+    assert!(other.ticket_create_started_at.is_some());
+
+    // By ticket, together; unknown tickets and other tenants' find nothing.
+    let other_tenant = domain::ids::TenantId(uuid::Uuid::now_v7());
+    let asks = [
+        (tenant, ticket(2)),
+        (tenant, ticket(0)),
+        (tenant, 99),
+        (other_tenant, ticket(1)),
+    ];
+    let found = futures::future::join_all(asks.iter().map(|(t, n)| shared.incidence_by_ticket(*t, *n))).await;
+    let found: Vec<_> = found.into_iter().map(|f| f.unwrap().map(|s| s.incidence.id)).collect();
+    assert_eq!(found, vec![Some(ids[2]), Some(ids[0]), None, None]);
+
+    // Replies recorded together, one of them twice: recorded once, in its own answer.
+    let reply = |inc, source_ref| NewDelivery {
+        incidence: inc,
+        kind: Kind::ChatReply,
+        source_ref,
+        seq: 1,
+        body: "an agent's reply",
+    };
+    let adds = [
+        reply(ids[0], "fd:1"),
+        reply(ids[0], "fd:2"),
+        reply(ids[0], "fd:1"),
+        reply(ids[1], "fd:1"),
+    ];
+    let added = futures::future::join_all(adds.iter().map(|d| shared.add_delivery(tenant, *d, now))).await;
+    let added: Vec<bool> = added.into_iter().map(Result::unwrap).collect();
+    assert_eq!(added.iter().filter(|a| **a).count(), 3, "{added:?}");
+    assert!(added[0] ^ added[2], "one of the twins is recorded: {added:?}");
+    assert!(added[1] && added[3]);
+
+    let refs =
+        futures::future::join_all([ids[0], ids[1], ids[2]].map(|id| shared.known_refs(tenant, id, Kind::ChatReply)))
+            .await;
+    let refs: Vec<HashSet<String>> = refs.into_iter().map(|r| r.unwrap().into_iter().collect()).collect();
+    let set = |r: &[&str]| r.iter().map(|s| (*s).to_owned()).collect::<HashSet<_>>();
+    assert_eq!(refs, vec![set(&["fd:1", "fd:2"]), set(&["fd:1"]), set(&[])]);
+    assert!(
+        shared
+            .known_refs(other_tenant, ids[0], Kind::ChatReply)
+            .await
+            .unwrap()
+            .is_empty(),
+        "scoped by tenant"
+    );
+
+    // Delivered together: each marked sent with its own message id and logged once.
+    let unsent = shared.unsent(tenant, ids[0], Kind::ChatReply).await.unwrap();
+    assert_eq!(unsent.len(), 2);
+    let marks = unsent.iter().enumerate().map(|(i, d)| SentLogged {
+        tenant,
+        delivery: d.id,
+        remote_id: format!("msg-{i}"),
+        incidence: ids[0],
+        entry: TimelineEntry {
+            kind: TimelineKind::Message,
+            actor: Actor::Agent,
+            content: Some(d.body.clone()),
+            metadata: serde_json::json!({ "relayed_from": d.source_ref }),
+            provider_ref: format!("msg-{i}"),
+            at: now,
+        },
+    });
+    let logged = futures::future::join_all(marks.map(|m| shared.mark_sent_logged(m))).await;
+    assert!(logged.iter().all(Result::is_ok));
+    assert!(shared.unsent(tenant, ids[0], Kind::ChatReply).await.unwrap().is_empty());
+    let timeline = repo::timeline(db, tenant, ids[0]).await.unwrap();
+    let relayed: HashSet<&str> = timeline
+        .iter()
+        .filter(|t| t.actor == Actor::Agent.as_str())
+        .map(|t| t.provider_ref.as_str())
+        .collect();
+    assert_eq!(relayed, HashSet::from(["msg-0", "msg-1"]));
+    assert_eq!(
+        deliveries::count(db, tenant, ids[1], Kind::ChatReply, State::Pending)
+            .await
+            .unwrap(),
+        1,
+        "another incidence's reply is untouched"
+    );
+
+    // Relays enqueued together: twins coalesce into one waiting job, others each get theirs.
+    let relays = [ids[0], ids[0], ids[1]]
+        .map(|id| switchboard::sync::chat::job(tenant, id, None).unwrap())
+        .map(|job| shared.enqueue(job, now));
+    assert!(futures::future::join_all(relays).await.iter().all(Result::is_ok));
+    let queued = queue::list(
+        db,
+        Owner::Tenant(tenant),
+        &queue::ListFilter {
+            kind: Some("chat.sync".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut keys: Vec<String> = queued.iter().filter_map(|j| j.ordering_key.clone()).collect();
+    keys.sort();
+    let mut want = vec![format!("chat:{}", ids[0]), format!("chat:{}", ids[1])];
+    want.sort();
+    assert_eq!(keys, want);
+}
+
+#[tokio::test]
+async fn customers_stored_and_read_together_each_get_their_own() {
+    use switchboard::customers::CustomerDirectory;
+    use switchboard::db::customers::Customer;
+
+    let app = spawn_app_without_worker().await;
+    let tenant = app.tenant.id;
+    let customer = |n: u32, email: &str| Customer {
+        freshchat_user_id: format!("fc-{n}"),
+        user_id: Some(format!("u-{n}")),
+        email: Some(email.to_owned()),
+        phone: None,
+        name: None,
+        properties: vec![("cart_value".into(), n.to_string())],
+        fetched_at: clock::now(),
+    };
+    let writer = CustomerDirectory::new(app.state.db.clone());
+    // Stored at once, one user twice (fetched again): the later copy stands.
+    let copies = [
+        customer(1, "one@example.com"),
+        customer(2, "two@example.com"),
+        customer(1, "one-again@example.com"),
+    ];
+    let stored = futures::future::join_all(copies.into_iter().map(|c| writer.store(tenant, c))).await;
+    assert!(stored.iter().all(Result::is_ok));
+
+    let reader = CustomerDirectory::new(app.state.db.clone());
+    let other_tenant = domain::ids::TenantId(uuid::Uuid::now_v7());
+    let asks = [
+        (tenant, "fc-2"),
+        (tenant, "fc-9"),
+        (tenant, "fc-1"),
+        (other_tenant, "fc-1"),
+    ];
+    let read = futures::future::join_all(asks.iter().map(|(t, id)| reader.by_freshchat_id(*t, id))).await;
+    let emails: Vec<Option<String>> = read
+        .into_iter()
+        .map(|r| r.unwrap().and_then(|c| c.email.clone()))
+        .collect();
+    assert_eq!(
+        emails,
+        vec![
+            Some("two@example.com".into()),
+            None,
+            Some("one-again@example.com".into()),
+            None
+        ]
+    );
+}
