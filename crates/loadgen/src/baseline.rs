@@ -20,7 +20,7 @@ use switchboard::tenants::{NewTenant, TenantDirectory};
 use tokio::time::Instant;
 
 use crate::error::LoadError;
-use crate::report::{Mode, Report, StatusCounts, Summary, histogram, record_us};
+use crate::report::{Mode, Report, StatusCounts, Summary, WorkedOff, histogram, record_us};
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BaselineOptions {
@@ -148,6 +148,7 @@ async fn measure(
         service_time_us: Summary::of(&all),
         accept_latency_by_kind_us: Default::default(),
         effect_latency_us: Default::default(),
+        worked_off_per_s: WorkedOff::default(),
         late_sends: 0,
         skipped_slots: 0,
         effects_missing: 0,

@@ -139,6 +139,11 @@ pub struct Report {
     pub accept_latency_by_kind_us: BTreeMap<String, Summary>,
     /// From the webhook's send to its effect in the sandbox, per kind (measured events).
     pub effect_latency_us: BTreeMap<String, Summary>,
+    /// Effects that landed while the load was on (the measured window), per second, whichever
+    /// event they belong to (a backlog from the warm-up included): the rate worked off end to
+    /// end. Below the sending rate, the server falls behind.
+    #[serde(default)]
+    pub worked_off_per_s: WorkedOff,
     /// Sends that started more than 1 ms after their scheduled instant.
     pub late_sends: u64,
     pub skipped_slots: u64,
@@ -151,6 +156,34 @@ pub struct Report {
     pub prepare_s: f64,
     pub drain_s: f64,
     pub baseline: Option<BaselineRef>,
+}
+
+/// Effects per second, all of them and those of customer messages (a ticket or a note).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkedOff {
+    pub all: f64,
+    pub customer_messages: f64,
+}
+
+impl WorkedOff {
+    fn of(record: &Record, effects: &HashMap<u64, DateTime<Utc>>) -> WorkedOff {
+        let window = record.measured_from_us..=record.measured_to_us;
+        let seconds = record.measured_seconds().max(1e-9);
+        let landed: Vec<&SentEvent> = record
+            .accepted()
+            .filter(|e| {
+                effects
+                    .get(&e.seq)
+                    .and_then(|at| u64::try_from(record.offset_us(*at)).ok())
+                    .is_some_and(|us| window.contains(&us))
+            })
+            .collect();
+        let customer = landed.iter().filter(|e| e.kind.is_customer_message()).count();
+        WorkedOff {
+            all: landed.len() as f64 / seconds,
+            customer_messages: customer as f64 / seconds,
+        }
+    }
 }
 
 /// What a load report is built from.
@@ -206,6 +239,7 @@ impl Report {
             service_time_us: Summary::from_values(measured.iter().filter(|e| e.accepted()).map(|e| e.service_us())),
             accept_latency_by_kind_us: by_kind(&accepted_latency),
             effect_latency_us: by_kind(&effect),
+            worked_off_per_s: WorkedOff::of(r, i.effects),
             late_sends: measured.iter().filter(|e| e.late_us() > LATE_US).count() as u64,
             skipped_slots: r.skipped_slots,
             effects_missing: i.verify.missing() as u64,
@@ -299,6 +333,12 @@ impl Report {
             for (kind, x) in &self.effect_latency_us {
                 row(&mut t, &format!("effect: {kind}"), lat(x));
             }
+            let w = self.worked_off_per_s;
+            row(
+                &mut t,
+                "effects landed: all / customer msgs",
+                format!("{:.1}/s / {:.1}/s", w.all, w.customer_messages),
+            );
             row(
                 &mut t,
                 "late sends (>1 ms) / skipped slots",

@@ -109,3 +109,45 @@ fn a_load_report_adds_up() {
     let compared = report.with_baseline(&baseline);
     assert_eq!(compared.baseline.map(|b| b.ratio), Some(0.25));
 }
+
+#[test]
+fn effects_worked_off_are_those_that_land_while_the_load_is_on() {
+    let started_at = Utc::now();
+    let at = |us: i64| started_at + TimeDelta::microseconds(us);
+    let record = Record {
+        run_id: "r".into(),
+        started_at,
+        measured_from_us: 1_000_000,
+        measured_to_us: 3_000_000,
+        events: vec![
+            // A warm-up event whose effect lands in the window counts: it was worked off then.
+            event(0, EventKind::FirstMessage, Phase::Warmup, 0, Some(200)),
+            event(1, EventKind::FollowUp, Phase::Measured, 1_000_000, Some(200)),
+            event(2, EventKind::AgentReply, Phase::Measured, 1_500_000, Some(200)),
+            // Landed after the load stopped (the drain): not in the rate.
+            event(3, EventKind::FollowUp, Phase::Measured, 2_900_000, Some(200)),
+            // Landed before the window.
+            event(4, EventKind::FirstMessage, Phase::Warmup, 100_000, Some(200)),
+            // Refused: whatever the sandbox saw, not this run's effect.
+            event(5, EventKind::FollowUp, Phase::Measured, 2_000_000, Some(503)),
+        ],
+        skipped_slots: 0,
+    };
+    let effects: HashMap<u64, DateTime<Utc>> = [
+        (0, at(1_200_000)),
+        (1, at(1_100_000)),
+        (2, at(2_000_000)),
+        (3, at(3_400_000)),
+        (4, at(600_000)),
+        (5, at(2_100_000)),
+    ]
+    .into();
+    let w = WorkedOff::of(&record, &effects);
+    assert_eq!(
+        w,
+        WorkedOff {
+            all: 1.5,
+            customer_messages: 1.0
+        }
+    );
+}
