@@ -20,7 +20,7 @@ use crate::integrations::Integrations;
 use crate::jobs::queue::ClaimScope;
 use crate::jobs::registry::Registry;
 use crate::jobs::schedule;
-use crate::jobs::worker::{Worker, WorkerOptions};
+use crate::jobs::worker::{Worker, WorkerOptions, YieldTo};
 use crate::state::{AppState, Services};
 use crate::tenants::{NewTenant, Tenant, TenantDirectory, TenantError};
 use crate::{clock, embedded_sandbox, http, inbox, process, sync};
@@ -316,7 +316,11 @@ pub fn spawn_worker(
     let scheduled = tokio::spawn(schedule::run(state.db.clone(), periodic, shutdown.clone()));
     // Jobs make the provider calls: this process follows every process's provider holds.
     state.gates.follow(&state.db, shutdown.clone());
-    let worker = Worker::new(state.db.clone(), registry, worker_options(&state.config, scope));
+    let mut options = worker_options(&state.config, scope);
+    // This process also stores webhooks: they come first when they queue.
+    let ingest = state.ingest.clone();
+    options.yield_to = Some(YieldTo(Arc::new(move || ingest.pressed())));
+    let worker = Worker::new(state.db.clone(), registry, options);
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
         worker.run(shutdown).await;
@@ -334,6 +338,7 @@ pub fn worker_options(config: &Config, scope: ClaimScope) -> WorkerOptions {
         retry_base: config.retry_base,
         shutdown_grace: config.shutdown_grace,
         scope,
+        yield_to: None,
     }
 }
 

@@ -32,6 +32,30 @@ pub struct WorkerOptions {
     pub retry_base: Duration,
     pub shutdown_grace: Duration,
     pub scope: ClaimScope,
+    /// Work that comes first: while it is pressed, at most `concurrency / 4` jobs run at once.
+    pub yield_to: Option<YieldTo>,
+}
+
+/// Work a worker yields the machine to (in `serve`: storing webhooks, whose answer a provider
+/// waits for, while jobs can wait).
+#[derive(Clone)]
+pub struct YieldTo(pub Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl std::fmt::Debug for YieldTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("YieldTo")
+    }
+}
+
+impl WorkerOptions {
+    /// How many jobs may run now: all of `concurrency`, or a quarter while the work it yields
+    /// to is pressed.
+    pub fn limit(&self) -> usize {
+        match &self.yield_to {
+            Some(YieldTo(pressed)) if pressed() => (self.concurrency / 4).max(1),
+            _ => self.concurrency,
+        }
+    }
 }
 
 impl WorkerOptions {
@@ -92,7 +116,6 @@ impl Worker {
         // The last claim filled every free slot, so more jobs are likely due: then a claim
         // waits until a batch of slots is free rather than costing a statement per finished job.
         let mut more_due = false;
-        let batch = (opts.concurrency / 4).max(1);
         // Claims are spaced by `claim_gap`: when the last one was made.
         let mut last_claim: Option<tokio::time::Instant> = None;
 
@@ -108,7 +131,9 @@ impl Worker {
             while let Some(ended) = running.try_join_next() {
                 forget(&mut held, ended);
             }
-            let free = opts.concurrency.saturating_sub(running.len());
+            let limit = opts.limit();
+            let free = limit.saturating_sub(running.len());
+            let batch = (limit / 4).max(1);
             let next_claim = last_claim.map(|at| at + opts.claim_gap);
             let wanted = free > 0 && (!more_due || free >= batch);
             let claim_waits = wanted && next_claim.is_some_and(|at| at > tokio::time::Instant::now());
@@ -290,4 +315,33 @@ fn forget(held: &mut BTreeSet<JobId>, ended: Result<Finished, tokio::task::JoinE
 
 fn chrono_wait(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(365))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(yield_to: Option<YieldTo>) -> WorkerOptions {
+        WorkerOptions {
+            id: "w".into(),
+            concurrency: 256,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            claim_gap: Duration::from_millis(3),
+            retry_base: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(1),
+            scope: ClaimScope::default(),
+            yield_to,
+        }
+    }
+
+    #[test]
+    fn a_worker_yields_three_quarters_of_its_slots_while_pressed() {
+        assert_eq!(options(None).limit(), 256);
+        assert_eq!(options(Some(YieldTo(Arc::new(|| false)))).limit(), 256);
+        assert_eq!(options(Some(YieldTo(Arc::new(|| true)))).limit(), 64);
+        let mut one = options(Some(YieldTo(Arc::new(|| true))));
+        one.concurrency = 1;
+        assert_eq!(one.limit(), 1, "never none");
+    }
 }

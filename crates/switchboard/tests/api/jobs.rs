@@ -911,3 +911,45 @@ async fn claims_are_spaced_by_the_claim_gap() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_worker_runs_a_quarter_of_its_jobs_while_what_it_yields_to_is_pressed() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use switchboard::jobs::worker::YieldTo;
+
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    for n in 0..9 {
+        queue::enqueue_now(db, probe(&app, n), clock::now()).await.unwrap();
+    }
+    let pressed = Arc::new(AtomicBool::new(true));
+    let (hang_tx, mut started) = mpsc::unbounded_channel();
+    let p = pressed.clone();
+    app.start_worker(Arc::new(Hangs(hang_tx)), move |o| {
+        o.concurrency = 8;
+        o.yield_to = Some(YieldTo(Arc::new(move || p.load(Ordering::SeqCst))));
+    });
+    let running = async || {
+        let filter = queue::ListFilter {
+            state: Some(JobState::Running),
+            ..Default::default()
+        };
+        queue::list(db, Owner::Tenant(app.tenant.id), &filter)
+            .await
+            .unwrap()
+            .len()
+    };
+    // Pressed: its first claim takes two (8 / 4), though nine are due; none ends, so it claims
+    // no more.
+    for _ in 0..2 {
+        started.recv().await.unwrap();
+    }
+    assert_eq!(running().await, 2);
+    // No longer pressed: the next wake-up fills all eight slots.
+    pressed.store(false, Ordering::SeqCst);
+    queue::enqueue_now(db, probe(&app, 9), clock::now()).await.unwrap();
+    for _ in 0..6 {
+        started.recv().await.unwrap();
+    }
+    assert_eq!(running().await, 8);
+}
