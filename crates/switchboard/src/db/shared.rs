@@ -53,6 +53,8 @@ impl SharedStatements {
                     let waker = waker.clone();
                     async move {
                         let n = jobs.len();
+                        // One instant for the group, the latest asked: no job runs before the
+                        // moment its enqueue was made.
                         let now = jobs.iter().map(|(_, at)| *at).max().unwrap_or_else(crate::clock::now);
                         let jobs: Vec<NewJob> = jobs.into_iter().map(|(j, _)| j).collect();
                         if queue::enqueue_many_pg(&pool, &jobs, now).await? > 0 {

@@ -47,7 +47,7 @@ impl Drop for InFlight {
 const MAX_BATCH: usize = 256;
 
 /// Webhooks in flight beyond which acceptance is [`Ingest::pressed`]: rate × acceptance time —
-/// about 10 at 1,250 /s, 25–35 at 2,000 /s, every sender's flat out.
+/// about 10 at 1,250 /s, 25–35 at 2,000 /s, and flat out as many as there are senders.
 const PRESSED_ABOVE: usize = 24;
 
 impl Ingest {

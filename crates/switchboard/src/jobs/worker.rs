@@ -56,9 +56,7 @@ impl WorkerOptions {
             _ => self.concurrency,
         }
     }
-}
 
-impl WorkerOptions {
     pub fn new_id() -> String {
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_owned())
