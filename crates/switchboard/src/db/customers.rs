@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::ids::{TenantId, UserId};
 use sqlx::types::Json;
 
+use super::grouped::answer_each;
 use super::{Db, DbResult, Exec, on_db, on_exec, on_read};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,15 +77,8 @@ pub async fn by_freshchat_ids_pg(pool: sqlx::PgPool, keys: Vec<(TenantId, String
         .into_iter()
         .map(|k| (TenantId(k.tenant_id), k.row.into()))
         .collect();
-    Ok(keys
-        .iter()
-        .map(|(t, u)| {
-            found
-                .iter()
-                .find(|(ft, c)| ft == t && c.freshchat_user_id == *u)
-                .map(|(_, c)| c.clone())
-        })
-        .collect())
+    let answers = answer_each(&keys, &found, |(t, u), (ft, c)| ft == t && c.freshchat_user_id == *u);
+    Ok(answers.into_iter().map(|a| a.map(|(_, c)| c)).collect())
 }
 
 /// The Freshchat user id of the tenant's customer, if Switchboard has seen them in a chat.

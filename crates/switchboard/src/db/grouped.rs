@@ -91,6 +91,12 @@ impl<K: Send + 'static, V: Clone + Send + 'static> Grouped<K, V> {
     }
 }
 
+/// The answer for each of `keys` from a grouped read's rows: the row `is` matches to it, if any
+/// (a key asked twice gets the row twice).
+pub fn answer_each<K, V: Clone>(keys: &[K], found: &[V], is: impl Fn(&K, &V) -> bool) -> Vec<Option<V>> {
+    keys.iter().map(|k| found.iter().find(|v| is(k, v)).cloned()).collect()
+}
+
 /// `items` split into rounds in which no key repeats, each item in the first round without its
 /// key, so the order among items of one key is kept: for statements that may touch a row only
 /// once (`UPDATE … FROM`, `INSERT … ON CONFLICT DO UPDATE`), run one round after the other.
@@ -111,7 +117,15 @@ pub fn rounds<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> Vec<Vec<&T
 
 #[cfg(test)]
 mod tests {
-    use super::rounds;
+    use super::{answer_each, rounds};
+
+    #[test]
+    fn each_key_gets_the_row_that_matches_it_or_none() {
+        let found = [(1, "one"), (3, "three")];
+        let answers = answer_each(&[3, 2, 1, 3], &found, |k, (n, _)| k == n);
+        let names: Vec<Option<&str>> = answers.into_iter().map(|a| a.map(|(_, name)| name)).collect();
+        assert_eq!(names, vec![Some("three"), None, Some("one"), Some("three")]);
+    }
 
     #[test]
     fn rounds_never_repeat_a_key_and_keep_each_key_s_order() {

@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::grouped::answer_each;
 use super::{Db, DbResult, Exec, Pool, Tx, on_db, on_exec, on_read, on_tx};
 use crate::jobs::NewJob;
 
@@ -135,15 +136,9 @@ pub async fn by_conversations_pg(
         .fetch_all(&pool)
         .await?;
     let found: Vec<Stored> = rows.into_iter().map(Stored::from).collect();
-    Ok(keys
-        .iter()
-        .map(|(t, ch, c)| {
-            found
-                .iter()
-                .find(|s| s.tenant_id == *t && s.incidence.channel == *ch && s.incidence.conversation_id == *c)
-                .cloned()
-        })
-        .collect())
+    Ok(answer_each(&keys, &found, |(t, ch, c), s| {
+        s.tenant_id == *t && s.incidence.channel == *ch && s.incidence.conversation_id == *c
+    }))
 }
 
 /// [`by_id`] for many incidences in one statement.
@@ -155,15 +150,9 @@ pub async fn by_ids_pg(pool: sqlx::PgPool, keys: Vec<(TenantId, IncidenceId)>) -
         .fetch_all(&pool)
         .await?;
     let found: Vec<Stored> = rows.into_iter().map(Stored::from).collect();
-    Ok(keys
-        .iter()
-        .map(|(t, id)| {
-            found
-                .iter()
-                .find(|s| s.tenant_id == *t && s.incidence.id == *id)
-                .cloned()
-        })
-        .collect())
+    Ok(answer_each(&keys, &found, |(t, id), s| {
+        s.tenant_id == *t && s.incidence.id == *id
+    }))
 }
 
 pub async fn by_ticket(db: &Db, tenant: TenantId, ticket_id: i64) -> DbResult<Option<Stored>> {
@@ -183,15 +172,9 @@ pub async fn by_tickets_pg(pool: sqlx::PgPool, keys: Vec<(TenantId, i64)>) -> Db
         .fetch_all(&pool)
         .await?;
     let found: Vec<Stored> = rows.into_iter().map(Stored::from).collect();
-    Ok(keys
-        .iter()
-        .map(|(t, ticket)| {
-            found
-                .iter()
-                .find(|s| s.tenant_id == *t && s.sync.freshdesk_ticket_id == Some(*ticket))
-                .cloned()
-        })
-        .collect())
+    Ok(answer_each(&keys, &found, |(t, ticket), s| {
+        s.tenant_id == *t && s.sync.freshdesk_ticket_id == Some(*ticket)
+    }))
 }
 
 /// Adds a timeline entry unless the same provider thing is already logged; true when added.
